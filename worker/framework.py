@@ -1,0 +1,168 @@
+"""The one place where null-worker reaches into vastai's serverless framework.
+
+Everything here depends on private details of vastai 1.9.1 (name-mangled methods, the
+benchmark file, the metrics object). `tests/unit/test_framework_contract.py` fails if a new
+version of vastai moves any of them; check this module first after an upgrade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from aiohttp import web
+from vastai.serverless.server.lib.backend import BENCHMARK_INDICATOR_FILE, Backend
+from vastai.serverless.server.lib.data_types import Session
+from vastai.serverless.server.worker import BenchmarkConfig, HandlerConfig, Worker, WorkerConfig
+
+from worker.config import Settings
+
+MAX_PERF = 100.0
+Guard = Callable[[web.Request], Awaitable[web.Response | None]]
+
+
+def pin_benchmark(max_perf: float = MAX_PERF) -> str:
+    """Make the framework read max_perf from its benchmark file instead of benchmarking.
+
+    It reads the file from the working directory, so the worker moves into a private one.
+    """
+    state_dir = tempfile.mkdtemp(prefix="null-worker-")
+    os.chdir(state_dir)
+    with open(BENCHMARK_INDICATOR_FILE, "w") as marker:
+        marker.write(str(max_perf))
+    return state_dir
+
+
+@asynccontextmanager
+async def _ready_at_once() -> Any:
+    yield
+
+
+def build_worker(settings: Settings) -> Worker:
+    """A framework Worker with one benchmark route, one reservation at most, no 10 s wait."""
+    return Worker(WorkerConfig(
+        model_server_url="http://127.0.0.1",
+        model_server_port=settings.control_port,
+        handlers=[HandlerConfig(
+            route="/ping",
+            allow_parallel_requests=True,
+            benchmark_config=BenchmarkConfig(dataset=[{}], runs=1, concurrency=1),
+        )],
+        model_healthcheck_url=settings.health_url or f"{settings.control_url}/health",
+        max_sessions=1,
+        lifecycle=_ready_at_once(),
+    ))
+
+
+class Hooks:
+    """Observes and drives the framework's session bookkeeping on one Backend.
+
+    The framework has no callbacks for a session's start or end, so the instance attributes
+    its own code calls through are replaced by wrappers that call the originals.
+    """
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.on_reserved: Callable[[Session], None] = lambda session: None
+        self.on_closed: Callable[[Session, str], None] = lambda session, how: None
+        self._how: dict[str, str] = {}
+        self._reports: set[asyncio.Task[Any]] = set()
+        self._guard: Guard | None = None
+        self._close_original = backend._Backend__close_session
+        backend._Backend__close_session = self._close
+        self._create_original = backend.session_create_handler
+        backend.session_create_handler = self._create
+
+    @property
+    def sessions(self) -> dict[str, Session]:
+        return self.backend.sessions
+
+    def guard_create(self, guard: Guard) -> None:
+        """Run `guard` before the framework's /session/create; a response it returns wins."""
+        self._guard = guard
+
+    async def _create(self, request: web.Request) -> web.StreamResponse:
+        if self._guard is not None:
+            refusal = await self._guard(request)
+            if refusal is not None:
+                return refusal
+        response = await self._create_original(request)
+        if response.status == 201:
+            session_id = json.loads(response.body)["session_id"]
+            self.on_reserved(self.backend.sessions[session_id])
+        return response
+
+    async def close(self, session_id: str, how: str) -> bool:
+        """End a session through the framework's own path: on_close runs, metrics update."""
+        self._how[session_id] = how
+        return await self._close(session_id)
+
+    async def _close(self, session_id: str) -> bool:
+        session = self.backend.sessions.get(session_id)
+        how = self._how.pop(session_id, None)
+        if how is None:
+            expired = session is not None and session.expiration <= time.time()
+            how = "expired" if expired else "client"
+        closed = await self._close_original(session_id)
+        if closed and session is not None:
+            self.on_closed(session, how)
+        return closed
+
+    def after_errored(self, callback: Callable[[str], None]) -> None:
+        """Call `callback(message)` each time the framework marks the worker errored."""
+        original = self.backend.backend_errored
+
+        def errored(message: str) -> None:
+            original(message)
+            callback(message)
+
+        self.backend.backend_errored = errored
+
+    def after_loaded(self, callback: Callable[[float], None]) -> None:
+        """Call `callback(max_perf)` once the framework marks the worker loaded."""
+        metrics = self.backend.metrics
+        original = metrics._model_loaded
+
+        def loaded(max_throughput: float) -> None:
+            original(max_throughput)
+            metrics.update_pending = True
+            callback(max_throughput)
+
+        metrics._model_loaded = loaded
+
+    async def shutdown(self) -> None:
+        """Close the framework's HTTP client sessions so the process exits quietly."""
+        client = self.backend.__dict__.get("session")
+        if client is not None:
+            await client.close()
+        await self.backend.metrics.aclose()
+
+    def report_now(self) -> None:
+        """Send status and finished-request reports now rather than at the next 1 s tick."""
+        metrics = self.backend.metrics
+
+        async def send() -> None:
+            await asyncio.gather(
+                metrics._Metrics__send_delete_requests_and_reset(),
+                metrics._Metrics__send_metrics_and_reset(),
+                return_exceptions=True,
+            )
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._reports.add(task)
+        task.add_done_callback(self._reports.discard)
+
+
+def quiet_framework_logs(level: str) -> None:
+    """Undo the framework's forced DEBUG root logger unless the operator asked for debug."""
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+    for handler in root.handlers:
+        handler.setLevel(logging.NOTSET)

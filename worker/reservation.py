@@ -1,0 +1,84 @@
+"""The worker's one reservation: who holds it, waiting for it, and releasing it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+from vastai.serverless.server.lib.data_types import Session
+
+from worker.framework import Hooks
+
+log = logging.getLogger("null_worker")
+
+
+@dataclass(frozen=True)
+class Reservation:
+    id: str
+    created: float
+    expires: float
+    lifetime: float
+
+    @classmethod
+    def of(cls, session: Session) -> Reservation:
+        return cls(id=session.session_id, created=session.created_at,
+                   expires=session.expiration, lifetime=session.lifetime)
+
+    def as_json(self) -> dict[str, float | str]:
+        return {"id": self.id, "created": self.created, "expires": self.expires,
+                "lifetime": self.lifetime, "remaining": max(0.0, self.expires - time.time())}
+
+
+class Reservations:
+    """Tracks the framework's sessions as reservations and logs each change once."""
+
+    def __init__(self, hooks: Hooks) -> None:
+        self._hooks = hooks
+        self._changed = asyncio.Event()
+        hooks.on_reserved = self._reserved
+        hooks.on_closed = self._closed
+
+    def current(self) -> Reservation | None:
+        session = next(iter(self._hooks.sessions.values()), None)
+        return None if session is None else Reservation.of(session)
+
+    async def wait(self, timeout: float) -> Reservation | None:
+        """The current reservation, waiting up to `timeout` seconds for one to be made."""
+        deadline = time.monotonic() + timeout
+        while (held := self.current()) is None:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), remaining)
+            except asyncio.TimeoutError:
+                return None
+        return held
+
+    async def release(self) -> str | None:
+        """End the current reservation; the id released, or None when none was held."""
+        held = self.current()
+        if held is None:
+            return None
+        if not await self._hooks.close(held.id, "consumer"):
+            return None
+        return held.id
+
+    def _reserved(self, session: Session) -> None:
+        log.info("reserved: session %s for %.0f s (request %s)", session.session_id,
+                 session.lifetime, session.request_idx)
+        self._changed.set()
+
+    def _closed(self, session: Session, how: str) -> None:
+        held_for = time.time() - session.created_at
+        if how == "expired":
+            log.warning("expired: session %s after %.1f s; the consumer did not release it "
+                        "in time (raise the reservation's lifetime)", session.session_id, held_for)
+        else:
+            who = "the consumer" if how == "consumer" else "the client"
+            log.info("released: session %s by %s after %.1f s", session.session_id, who, held_for)
+        self._changed.set()
+        self._hooks.report_now()
