@@ -1,0 +1,1 @@
+"""A small stand-in for Vast's serverless control plane, for tests and local runs."""
