@@ -71,6 +71,7 @@ class Reservations:
         log.info("reserved: session %s for %.0f s (request %s)", session.session_id,
                  session.lifetime, session.request_idx)
         self._changed.set()
+        self._hooks.report_now()
 
     def _closed(self, session: Session, how: str) -> None:
         held_for = time.time() - session.created_at

@@ -1,0 +1,67 @@
+"""supervisord, the worker and a consumer as processes on loopback, driven by the real SDK."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.support import API_KEY, ENDPOINT, REPO, wait_until
+from tests.process.rig import control
+from worker.client import is_held, make_client, release
+
+CONSUMER = str(REPO / "consumer-example" / "consumer.sh")
+
+
+async def test_sdk_reservation_is_released_by_the_consumers_curl(supervised, emulator) -> None:
+    rig = supervised(CONSUMER, WORK_SECONDS="1")
+    async with make_client("local", API_KEY, emulator.url) as client:
+        endpoint = await client.get_endpoint(ENDPOINT)
+        session = await endpoint.session(cost=100, lifetime=60, timeout=30)
+        request_idx = session.auth_data["request_idx"]
+        assert session.url == f"http://127.0.0.1:{rig.worker_port}"
+
+        wait_until("the consumer to release",
+                   lambda: any(r["request_idx"] == request_idx
+                               for r in emulator.finished(rig.container_id)), timeout=15)
+        wait_until("the worker to be free", lambda: emulator.worker_free(rig.container_id))
+        assert not await is_held(session)
+        assert await release(client, session) == "consumer"
+    logs = rig.logs()
+    assert f"reserved: session {session.session_id}" in logs
+    assert f"released: session {session.session_id} by the consumer" in logs
+
+
+async def test_sdk_close_releases_when_no_consumer_runs(supervised, emulator) -> None:
+    rig = supervised()
+    assert "CONSUMER_CMD is empty" in rig.logs()
+    async with make_client("local", API_KEY, emulator.url) as client:
+        endpoint = await client.get_endpoint(ENDPOINT)
+        session = await endpoint.session(cost=100, lifetime=60, timeout=30)
+        status, held = control(rig, "/session")
+        assert status == 200
+        assert held["id"] == session.session_id
+        assert await is_held(session)
+        assert await release(client, session) == "client"
+    assert control(rig, "/session")[0] == 404
+    wait_until("the worker to be free", lambda: emulator.worker_free(rig.container_id))
+
+
+def test_consumer_restarts_after_it_exits(supervised, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    rig = supervised(f"echo run >> {runs}; sleep 1.2")
+    wait_until("the consumer to run three times",
+               lambda: runs.exists() and runs.read_text().count("run") >= 3, timeout=20)
+    assert rig.process.poll() is None
+
+
+def test_sigterm_reaches_the_consumers_process_group_before_the_worker(
+        supervised, tmp_path: Path) -> None:
+    marks = tmp_path / "marks"
+    consumer = (f"trap 'echo parent-term >> {marks}; exit 0' TERM; "
+                f"sh -c 'trap \"echo child-term >> {marks}; exit 0\" TERM; "
+                f"while :; do sleep 0.1; done' & wait")
+    rig = supervised(consumer)
+    wait_until("the consumer to run", lambda: "success: consumer" in rig.logs())
+    assert rig.stop() == 0
+    assert sorted(marks.read_text().split()) == ["child-term", "parent-term"]
+    logs = rig.logs()
+    assert logs.index("stopped: consumer") < logs.index("stopped: worker")
