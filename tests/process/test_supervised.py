@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support import API_KEY, ENDPOINT, REPO, wait_until
 from tests.process.rig import control
+from tests.support import API_KEY, ENDPOINT, REPO, wait_until
 from worker.client import is_held, make_client, release
 
 CONSUMER = str(REPO / "consumer-example" / "consumer.sh")
