@@ -11,7 +11,9 @@ import sys
 from worker import config, control
 from worker.config import Settings
 from worker.framework import Hooks, build_worker, pin_benchmark, quiet_framework_logs
+from worker.guard import CreateRules
 from worker.reservation import Reservations
+from worker.supervision import consumer_health
 
 log = logging.getLogger("null_worker")
 
@@ -30,7 +32,13 @@ async def serve(settings: Settings) -> None:
     quiet_framework_logs(settings.log_level)
 
     hooks = Hooks(worker.backend)
+    rules = CreateRules(verify=hooks.verify_signature, max_lifetime=settings.max_lifetime)
+    hooks.guard_routes(worker, rules)
+    hooks.on_reserved.append(lambda session: rules.remember(session.auth_data))
     reservations = Reservations(hooks)
+    if settings.unsecured:
+        log.warning("UNSECURED=true: signatures are not checked, so anyone who can reach port "
+                    "%d can reserve this worker; never set it on Vast", settings.worker_port)
     hooks.after_loaded(lambda perf: log.info(
         "ready: max_perf %g, one reservation at a time, serving %s on port %d",
         perf, settings.public_url, settings.worker_port))
@@ -45,7 +53,8 @@ async def serve(settings: Settings) -> None:
 
     hooks.after_errored(errored)
 
-    runner = await control.start(control.make_app(reservations), settings.control_port)
+    runner = await control.start(control.make_app(reservations, consumer_health),
+                                 settings.control_port)
     log.info("control server on %s (POST /release, GET /session, GET /health)",
              settings.control_url)
     try:

@@ -50,14 +50,20 @@ def say(number: int, message: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} reservation {number}: {message}", flush=True)
 
 
-async def is_held(session: Session) -> bool:
-    """Whether the worker still holds the session; False once the consumer released it."""
+async def is_held(session: Session, retries: int = 1) -> bool:
+    """Whether the worker still holds the session; False once the consumer released it.
+
+    A connection the SDK kept open to a worker that has since restarted fails once, so a
+    failure other than the worker's own answer is tried again before it is raised.
+    """
     try:
         return await session.is_open()
     except Exception as error:
         if "does not exist" in str(error):
             return False
-        raise
+        if retries == 0:
+            raise
+    return await is_held(session, retries - 1)
 
 
 async def release(client: CoroutineServerless, session: Session) -> str:

@@ -13,19 +13,20 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 from aiohttp import web
+from vastai.serverless.server.lib import backend as backend_module
 from vastai.serverless.server.lib.backend import BENCHMARK_INDICATOR_FILE, Backend
-from vastai.serverless.server.lib.data_types import Session
+from vastai.serverless.server.lib.data_types import AuthData, Session
 from vastai.serverless.server.worker import BenchmarkConfig, HandlerConfig, Worker, WorkerConfig
 
 from worker.config import Settings
+from worker.guard import CreateRules, check_request, check_session_ref, guarded
 
 MAX_PERF = 100.0
-Guard = Callable[[web.Request], Awaitable[web.Response | None]]
 
 
 def pin_benchmark(max_perf: float = MAX_PERF) -> str:
@@ -70,11 +71,10 @@ class Hooks:
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.on_reserved: Callable[[Session], None] = lambda session: None
-        self.on_closed: Callable[[Session, str], None] = lambda session, how: None
+        self.on_reserved: list[Callable[[Session], None]] = []
+        self.on_closed: list[Callable[[Session, str], None]] = []
         self._how: dict[str, str] = {}
         self._reports: set[asyncio.Task[Any]] = set()
-        self._guard: Guard | None = None
         self._close_original = backend._Backend__close_session
         backend._Backend__close_session = self._close
         self._create_original = backend.session_create_handler
@@ -84,19 +84,12 @@ class Hooks:
     def sessions(self) -> dict[str, Session]:
         return self.backend.sessions
 
-    def guard_create(self, guard: Guard) -> None:
-        """Run `guard` before the framework's /session/create; a response it returns wins."""
-        self._guard = guard
-
     async def _create(self, request: web.Request) -> web.StreamResponse:
-        if self._guard is not None:
-            refusal = await self._guard(request)
-            if refusal is not None:
-                return refusal
         response = await self._create_original(request)
         if response.status == 201:
             session_id = json.loads(response.body)["session_id"]
-            self.on_reserved(self.backend.sessions[session_id])
+            for listener in self.on_reserved:
+                listener(self.backend.sessions[session_id])
         return response
 
     async def close(self, session_id: str, how: str) -> bool:
@@ -112,7 +105,8 @@ class Hooks:
             how = "expired" if expired else "client"
         closed = await self._close_original(session_id)
         if closed and session is not None:
-            self.on_closed(session, how)
+            for listener in self.on_closed:
+                listener(session, how)
         return closed
 
     def after_errored(self, callback: Callable[[str], None]) -> None:
@@ -136,6 +130,23 @@ class Hooks:
             callback(max_throughput)
 
         metrics._model_loaded = loaded
+
+    def guard_routes(self, worker: Worker, rules: CreateRules) -> None:
+        """Put the checks of worker/guard.py in front of every route the framework serves.
+
+        The framework registers these Backend attributes and `worker.routes` when its
+        server starts, so wrapping them here covers both of its ports.
+        """
+        backend = self.backend
+        backend.session_create_handler = guarded(backend.session_create_handler, rules.check)
+        for name in ("session_end_handler", "session_get_handler", "session_health_handler"):
+            setattr(backend, name, guarded(getattr(backend, name), check_session_ref))
+        worker.routes = [web.route(route.method, route.path, guarded(route.handler, check_request))
+                         for route in worker.routes]
+
+    def verify_signature(self, auth: dict[str, Any]) -> bool:
+        """The framework's own check of the autoscaler's signature (honours UNSECURED)."""
+        return self.backend._Backend__check_signature(AuthData.from_json_msg(auth))
 
     async def shutdown(self) -> None:
         """Close the framework's HTTP client sessions so the process exits quietly."""
@@ -161,8 +172,15 @@ class Hooks:
 
 
 def quiet_framework_logs(level: str) -> None:
-    """Undo the framework's forced DEBUG root logger unless the operator asked for debug."""
+    """Undo the framework's forced DEBUG root logger unless the operator asked for debug.
+
+    Its per-request signature errors echo whatever a caller sent; worker/guard.py already
+    answers those with 401, so they are dropped too.
+    """
     root = logging.getLogger()
     root.setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
     for handler in root.handlers:
         handler.setLevel(logging.NOTSET)
+    if level != "debug":
+        logging.getLogger(backend_module.__file__).addFilter(
+            lambda record: not record.getMessage().startswith("Signature error"))

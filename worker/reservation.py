@@ -37,8 +37,8 @@ class Reservations:
     def __init__(self, hooks: Hooks) -> None:
         self._hooks = hooks
         self._changed = asyncio.Event()
-        hooks.on_reserved = self._reserved
-        hooks.on_closed = self._closed
+        hooks.on_reserved.append(self._reserved)
+        hooks.on_closed.append(self._closed)
 
     def current(self) -> Reservation | None:
         session = next(iter(self._hooks.sessions.values()), None)

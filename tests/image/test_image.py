@@ -53,8 +53,10 @@ async def test_reserve_hold_release_by_consumer_curl(fleet: Fleet) -> None:
 
         # While it is held, the worker refuses a second reservation, and the emulator
         # routes no other client to it: an SDK reservation waits for a new worker.
+        # (The autoscaler signs only the URL, so a fresh request number passes the checks.)
+        second = {**session.auth_data, "reqnum": 10**6, "request_idx": 10**6}
         assert post_json(f"{worker.url}/session/create",
-                         {"auth_data": session.auth_data, "payload": {"lifetime": 30}}) == 429
+                         {"auth_data": second, "payload": {"lifetime": 30}}) == 429
         with pytest.raises(asyncio.TimeoutError):
             await endpoint.session(cost=100, lifetime=30, timeout=3)
 

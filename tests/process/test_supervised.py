@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
 
 from tests.process.rig import control
@@ -65,3 +67,32 @@ def test_sigterm_reaches_the_consumers_process_group_before_the_worker(
     assert sorted(marks.read_text().split()) == ["child-term", "parent-term"]
     logs = rig.logs()
     assert logs.index("stopped: consumer") < logs.index("stopped: worker")
+
+
+def test_crash_looping_consumer_marks_the_worker_errored(supervised, emulator) -> None:
+    rig = supervised("echo consumer starting; exit 3")
+    wait_until("supervisord to give up on the consumer",
+               lambda: "gave up: consumer entered FATAL state" in rig.logs(), timeout=60)
+    status, health = control(rig, "/health")
+    assert status == 503
+    assert "the consumer is FATAL" in health["detail"]
+    wait_until("the emulator to see the worker errored",
+               lambda: emulator.worker(rig.container_id)["errored"], timeout=30)
+    assert "health failed" in rig.logs()
+
+
+async def test_killed_worker_is_restarted_with_no_stale_reservation(supervised, emulator) -> None:
+    rig = supervised()
+    async with make_client("local", API_KEY, emulator.url) as client:
+        endpoint = await client.get_endpoint(ENDPOINT)
+        session = await endpoint.session(cost=100, lifetime=600, timeout=30)
+        old_pid = rig.pid_of("worker")
+        os.kill(old_pid, signal.SIGKILL)
+        wait_until("supervisord to restart the worker",
+                   lambda: rig.pid_of("worker") not in (0, old_pid), timeout=30)
+        wait_until("the restarted worker to report free",
+                   lambda: emulator.worker_free(rig.container_id), timeout=30)
+        assert control(rig, "/session")[0] == 404
+        assert not await is_held(session)
+        fresh = await endpoint.session(cost=100, lifetime=60, timeout=30)
+        assert await release(client, fresh) == "client"

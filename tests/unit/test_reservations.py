@@ -2,80 +2,15 @@
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from worker import config, control
-from worker.framework import Hooks, build_worker
-from worker.reservation import Reservations
-
-
-@dataclass
-class Autoscaler:
-    """Records what the worker reports, as the emulator would receive it."""
-
-    statuses: list[dict] = field(default_factory=list)
-    finished: list[dict] = field(default_factory=list)
-
-    def app(self) -> web.Application:
-        async def status(request: web.Request) -> web.Response:
-            self.statuses.append(await request.json())
-            return web.json_response({})
-
-        async def delete(request: web.Request) -> web.Response:
-            self.finished.extend((await request.json())["requests"])
-            return web.json_response({})
-
-        app = web.Application()
-        app.router.add_post("/worker_status/", status)
-        app.router.add_post("/delete_requests/", delete)
-        return app
-
-
-@dataclass
-class Rig:
-    worker: TestClient
-    control: TestClient
-    autoscaler: Autoscaler
-    hooks: Hooks
-
-
-@pytest.fixture
-async def rig(aiohttp_client, aiohttp_server, monkeypatch, tmp_path) -> AsyncIterator[Rig]:
-    autoscaler = Autoscaler()
-    report = await aiohttp_server(autoscaler.app())
-    env = {"CONTAINER_ID": "7", "PUBLIC_IPADDR": "127.0.0.1", "VAST_TCP_PORT_3000": "3000",
-           "USE_SSL": "false", "REPORT_ADDR": str(report.make_url("")).rstrip("/")}
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.chdir(tmp_path)
-    settings = config.load()
-    config.export_for_framework(settings, __import__("os").environ)
-    backend = build_worker(settings).backend
-    hooks = Hooks(backend)
-    reservations = Reservations(hooks)
-
-    framework = web.Application()
-    framework.router.add_post("/session/create", backend.session_create_handler)
-    framework.router.add_post("/session/end", backend.session_end_handler)
-    yield Rig(await aiohttp_client(framework),
-              await aiohttp_client(control.make_app(reservations)), autoscaler, hooks)
-    await hooks.shutdown()
-
-
-def create_body(request_idx: int = 1, lifetime: float = 60) -> dict:
-    auth = {"cost": 100, "endpoint": "e", "reqnum": request_idx, "request_idx": request_idx,
-            "signature": "", "url": "http://127.0.0.1:3000"}
-    return {"auth_data": auth, "payload": {"lifetime": lifetime}}
+from tests.unit.conftest import Rig
 
 
 async def eventually(predicate, timeout: float = 5.0) -> None:
     for _ in range(int(timeout / 0.05)):
-        if predicate():
+        if await predicate():
             return
         await asyncio.sleep(0.05)
     raise AssertionError("condition not met in time")
@@ -90,7 +25,7 @@ async def test_nothing_held_at_start(rig: Rig) -> None:
 
 
 async def test_reserve_then_consumer_release_reaches_autoscaler(rig: Rig) -> None:
-    created = await rig.worker.post("/session/create", json=create_body(request_idx=5))
+    created = await rig.worker.post("/session/create", json=rig.create_body(request_idx=5))
     assert created.status == 201
     session_id = (await created.json())["session_id"]
 
@@ -98,19 +33,22 @@ async def test_reserve_then_consumer_release_reaches_autoscaler(rig: Rig) -> Non
     assert held["id"] == session_id
     assert held["expires"] - held["created"] == pytest.approx(60, abs=1)
 
-    second = await rig.worker.post("/session/create", json=create_body(request_idx=6))
+    second = await rig.worker.post("/session/create", json=rig.create_body(request_idx=6))
     assert second.status == 429
 
     released = await rig.control.post("/release")
     assert await released.json() == {"released": session_id}
     assert (await rig.control.get("/session")).status == 404
-    await eventually(lambda: any(r["request_idx"] == 5 for r in rig.autoscaler.finished))
-    await eventually(lambda: rig.autoscaler.statuses and
-                     rig.autoscaler.statuses[-1]["cur_load"] == 0)
+    async def autoscaler_heard() -> bool:
+        state = await rig.state()
+        finished = any(r["request_idx"] == 5 for r in state["finished_requests"])
+        return finished and bool(state["workers"]) and state["workers"][0]["cur_load"] == 0
+
+    await eventually(autoscaler_heard)
 
     # The SDK's own close after the consumer released: the framework answers 400, not found.
     late = await rig.worker.post("/session/end", json={"session_id": session_id,
-                                                       "session_auth": create_body(5)["auth_data"]})
+                                                       "session_auth": rig.auth(5)})
     assert late.status == 400
 
 
@@ -118,7 +56,7 @@ async def test_wait_returns_when_reserved(rig: Rig) -> None:
     waiting = asyncio.ensure_future(rig.control.get("/session", params={"wait": "5"}))
     await asyncio.sleep(0.2)
     assert not waiting.done()
-    created = await rig.worker.post("/session/create", json=create_body())
+    created = await rig.worker.post("/session/create", json=rig.create_body())
     response = await asyncio.wait_for(waiting, 2)
     assert response.status == 200
     assert (await response.json())["id"] == (await created.json())["session_id"]
@@ -137,7 +75,7 @@ async def test_bad_wait_is_400(rig: Rig, wait: str) -> None:
 
 
 async def test_expiry_is_logged_and_frees_the_worker(rig: Rig, caplog) -> None:
-    created = await rig.worker.post("/session/create", json=create_body(lifetime=0.01))
+    created = await rig.worker.post("/session/create", json=rig.create_body(lifetime=0.01))
     session_id = (await created.json())["session_id"]
     await asyncio.sleep(0.05)
     # What the framework's session collector does every 5 s, done now.
@@ -147,7 +85,7 @@ async def test_expiry_is_logged_and_frees_the_worker(rig: Rig, caplog) -> None:
 
 
 async def test_client_end_is_logged(rig: Rig, caplog) -> None:
-    body = create_body()
+    body = rig.create_body()
     created = await rig.worker.post("/session/create", json=body)
     session_id = (await created.json())["session_id"]
     ended = await rig.worker.post("/session/end", json={"session_id": session_id,
