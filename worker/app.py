@@ -32,10 +32,11 @@ async def serve(settings: Settings) -> None:
     quiet_framework_logs(settings.log_level)
 
     hooks = Hooks(worker.backend)
-    rules = CreateRules(verify=hooks.verify_signature, max_lifetime=settings.max_lifetime)
+    rules = CreateRules(verify=hooks.verify_signature, max_lifetime=settings.max_lifetime,
+                        is_reserved=lambda: bool(hooks.sessions))
     hooks.guard_routes(worker, rules)
     hooks.on_reserved.append(lambda session: rules.remember(session.auth_data))
-    reservations = Reservations(hooks)
+    reservations = Reservations(hooks, settings.max_lifetime)
     if settings.unsecured:
         log.warning("UNSECURED=true: signatures are not checked, so anyone who can reach port "
                     "%d can reserve this worker; never set it on Vast", settings.worker_port)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -18,8 +17,18 @@ async def _always_healthy() -> tuple[bool, str]:
     return True, "ok"
 
 
+def _seconds(raw: str) -> float | None:
+    """A number of seconds from 0 to MAX_WAIT_SECONDS, or None."""
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if 0 <= value <= MAX_WAIT_SECONDS else None
+
+
 def make_app(reservations: Reservations, health: HealthCheck = _always_healthy) -> web.Application:
-    """Routes: POST /release, GET /session[?wait=S], GET /health, POST /ping."""
+    """Routes: POST /release, GET /session[?wait=S], POST /session/extend?seconds=S,
+    GET /health, POST /ping."""
 
     async def release(request: web.Request) -> web.Response:
         released = await reservations.release()
@@ -29,14 +38,22 @@ def make_app(reservations: Reservations, health: HealthCheck = _always_healthy) 
 
     async def session(request: web.Request) -> web.Response:
         raw = request.query.get("wait", "0")
-        try:
-            wait = float(raw)
-        except ValueError:
-            wait = math.nan
-        if not 0 <= wait <= MAX_WAIT_SECONDS:
+        wait = _seconds(raw)
+        if wait is None:
             error = f"wait={raw!r} must be a number of seconds from 0 to {MAX_WAIT_SECONDS:g}"
             return web.json_response({"error": error}, status=400)
         held = await reservations.wait(wait) if wait else reservations.current()
+        if held is None:
+            return web.json_response({"error": "no reservation is held"}, status=404)
+        return web.json_response(held.as_json())
+
+    async def extend(request: web.Request) -> web.Response:
+        raw = request.query.get("seconds", "")
+        seconds = _seconds(raw)
+        if seconds is None or seconds == 0:
+            error = f"seconds={raw!r} must be more than 0 and at most {MAX_WAIT_SECONDS:g}"
+            return web.json_response({"error": error}, status=400)
+        held = reservations.extend(seconds)
         if held is None:
             return web.json_response({"error": "no reservation is held"}, status=404)
         return web.json_response(held.as_json())
@@ -51,6 +68,7 @@ def make_app(reservations: Reservations, health: HealthCheck = _always_healthy) 
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app.router.add_post("/release", release)
     app.router.add_get("/session", session)
+    app.router.add_post("/session/extend", extend)
     app.router.add_get("/health", healthcheck)
     app.router.add_post("/ping", ping)
     return app

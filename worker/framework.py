@@ -74,7 +74,8 @@ class Hooks:
         self.on_reserved: list[Callable[[Session], None]] = []
         self.on_closed: list[Callable[[Session, str], None]] = []
         self._how: dict[str, str] = {}
-        self._reports: set[asyncio.Task[Any]] = set()
+        self._report: asyncio.Task[None] | None = None
+        self._report_again = False
         self._close_original = backend._Backend__close_session
         backend._Backend__close_session = self._close
         self._create_original = backend.session_create_handler
@@ -91,6 +92,13 @@ class Hooks:
             for listener in self.on_reserved:
                 listener(self.backend.sessions[session_id])
         return response
+
+    def extend(self, session_id: str, expires: float) -> Session | None:
+        """Move a session's expiry; the framework's collector reads it every 5 s."""
+        session = self.backend.sessions.get(session_id)
+        if session is not None:
+            session.expiration = expires
+        return session
 
     async def close(self, session_id: str, how: str) -> bool:
         """End a session through the framework's own path: on_close runs, metrics update."""
@@ -156,19 +164,25 @@ class Hooks:
         await self.backend.metrics.aclose()
 
     def report_now(self) -> None:
-        """Send status and finished-request reports now rather than at the next 1 s tick."""
-        metrics = self.backend.metrics
+        """Send status and finished-request reports now rather than at the next 1 s tick.
 
-        async def send() -> None:
+        Calls while a report is in flight are folded into one more report after it.
+        """
+        if self._report is not None and not self._report.done():
+            self._report_again = True
+            return
+        self._report = asyncio.get_running_loop().create_task(self._send_reports())
+
+    async def _send_reports(self) -> None:
+        metrics = self.backend.metrics
+        self._report_again = True
+        while self._report_again:
+            self._report_again = False
             await asyncio.gather(
                 metrics._Metrics__send_delete_requests_and_reset(),
                 metrics._Metrics__send_metrics_and_reset(),
                 return_exceptions=True,
             )
-
-        task = asyncio.get_running_loop().create_task(send())
-        self._reports.add(task)
-        task.add_done_callback(self._reports.discard)
 
 
 def quiet_framework_logs(level: str) -> None:

@@ -106,6 +106,7 @@ class CreateRules:
 
     verify: Verifier
     max_lifetime: float
+    is_reserved: Callable[[], bool] = lambda: False
     used: set[tuple[int, str]] = field(default_factory=set)
 
     def check(self, body: dict[str, Any]) -> None:
@@ -120,6 +121,10 @@ class CreateRules:
             raise Refusal(422, "payload must be an object, e.g. {\"lifetime\": 300}")
         check_lifetime(payload, self.max_lifetime)
         check_on_close(payload)
+        # Answered here rather than by the framework, whose bookkeeping of every refused
+        # session grows without bound under contention (vastai 1.9.1).
+        if self.is_reserved():
+            raise Refusal(429, "this worker already holds a reservation: route again")
 
     def remember(self, auth: dict[str, Any]) -> None:
         """Called once a reservation is made: its auth_data cannot make another."""

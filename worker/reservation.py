@@ -34,8 +34,9 @@ class Reservation:
 class Reservations:
     """Tracks the framework's sessions as reservations and logs each change once."""
 
-    def __init__(self, hooks: Hooks) -> None:
+    def __init__(self, hooks: Hooks, max_lifetime: float) -> None:
         self._hooks = hooks
+        self._max_lifetime = max_lifetime
         self._changed = asyncio.Event()
         hooks.on_reserved.append(self._reserved)
         hooks.on_closed.append(self._closed)
@@ -66,6 +67,18 @@ class Reservations:
         if not await self._hooks.close(held.id, "consumer"):
             return None
         return held.id
+
+    def extend(self, seconds: float) -> Reservation | None:
+        """Keep the current reservation for `seconds` more from now (a long job's keep-alive)."""
+        held = self.current()
+        if held is None:
+            return None
+        seconds = min(seconds, self._max_lifetime)
+        session = self._hooks.extend(held.id, time.time() + seconds)
+        if session is None:
+            return None
+        log.info("extended: session %s for %.0f s more", held.id, seconds)
+        return Reservation.of(session)
 
     def _reserved(self, session: Session) -> None:
         log.info("reserved: session %s for %.0f s (request %s)", session.session_id,

@@ -61,7 +61,8 @@ def supervised(tmp_path: Path, emulator: EmulatorView) -> Iterator[Callable[...,
         process = subprocess.Popen(
             [str(REPO / "image" / "entrypoint.sh")], env=env, cwd=home,
             stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
-        rig = Supervised(process, home, log_path, container_id, worker_port, control_port)
+        rig = Supervised(process, home, log_path, container_id, worker_port, http_port,
+                         control_port)
         started.append(rig)
         try:
             wait_until("the worker to report ready",

@@ -22,6 +22,7 @@ class Supervised:
     log_path: Path
     container_id: int
     worker_port: int
+    http_port: int
     control_port: int
 
     @property

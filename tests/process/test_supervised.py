@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
+import urllib.error
+import urllib.request
 from pathlib import Path
+
+import pytest
 
 from tests.process.rig import control
 from tests.support import API_KEY, ENDPOINT, REPO, wait_until
@@ -96,3 +100,22 @@ async def test_killed_worker_is_restarted_with_no_stale_reservation(supervised, 
         assert not await is_held(session)
         fresh = await endpoint.session(cost=100, lifetime=60, timeout=30)
         assert await release(client, fresh) == "client"
+
+
+def test_both_public_ports_refuse_huge_bodies_and_keep_serving(supervised) -> None:
+    rig = supervised()
+    huge = b"{" + b" " * (64 * 1024 * 1024) + b"}"
+    for port in (rig.worker_port, rig.http_port):
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/session/end", data=huge,
+                                         headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=30)
+        assert refused.value.code == 413
+    status, _ = control(rig, "/health")
+    assert status == 200
+    request = urllib.request.Request(f"http://127.0.0.1:{rig.worker_port}/session/end",
+                                     data=b'{"session_id": "x", "session_auth": {}}',
+                                     headers={"Content-Type": "application/json"})
+    with pytest.raises(urllib.error.HTTPError) as answered:
+        urllib.request.urlopen(request, timeout=10)
+    assert answered.value.code == 400  # the framework's own "not found": still serving

@@ -62,10 +62,11 @@ async def rig(aiohttp_client, monkeypatch, tmp_path) -> AsyncIterator[Rig]:
     backend = worker.backend
     await backend._fetch_pubkey()
     hooks = Hooks(backend)
-    rules = CreateRules(verify=hooks.verify_signature, max_lifetime=settings.max_lifetime)
+    rules = CreateRules(verify=hooks.verify_signature, max_lifetime=settings.max_lifetime,
+                        is_reserved=lambda: bool(hooks.sessions))
     hooks.guard_routes(worker, rules)
     hooks.on_reserved.append(lambda session: rules.remember(session.auth_data))
-    reservations = Reservations(hooks)
+    reservations = Reservations(hooks, settings.max_lifetime)
 
     framework = web.Application()
     framework.router.add_post("/session/create", backend.session_create_handler)

@@ -100,3 +100,19 @@ async def test_ping_and_health(rig: Rig) -> None:
     health = await rig.control.get("/health")
     assert health.status == 200
     assert json.loads(await health.text())["ok"] is True
+
+
+async def test_extend_keeps_a_long_job_reserved(rig: Rig) -> None:
+    assert (await rig.control.post("/session/extend", params={"seconds": "60"})).status == 404
+    await rig.worker.post("/session/create", json=rig.create_body(lifetime=5))
+    extended = await rig.control.post("/session/extend", params={"seconds": "600"})
+    assert extended.status == 200
+    assert (await extended.json())["remaining"] == pytest.approx(600, abs=2)
+    held = await (await rig.control.get("/session")).json()
+    assert held["remaining"] == pytest.approx(600, abs=2)
+
+
+@pytest.mark.parametrize("seconds", ["", "0", "-3", "abc", "nan", "1e9"])
+async def test_extend_rejects_bad_seconds(rig: Rig, seconds: str) -> None:
+    response = await rig.control.post("/session/extend", params={"seconds": seconds})
+    assert response.status == 400
