@@ -69,16 +69,40 @@ obtain_certificate() {
   echo "null-worker: TLS certificate obtained from $sign_url"
 }
 
+# As Vast's own start script does, so that ssh sessions into the instance see the same
+# variables (those with an underscore in their name, like Vast's). Values with quotes or
+# line breaks cannot be written there and are left out.
+export_for_logins() {
+  local file=${NULL_ENVIRONMENT_FILE:-/etc/environment} name value
+  {
+    grep -v -e '^# null-worker:' -e '^[A-Za-z0-9]*_[A-Za-z0-9_]*=' "$file" 2>/dev/null || true
+    echo "# null-worker: the container's environment at start"
+    while IFS= read -r name; do
+      value=${!name}
+      [[ "$value" == *[\"$'\n']* ]] && continue
+      printf '%s="%s"\n' "$name" "$value"
+    done < <(compgen -e | grep _)
+  } >"$file.new" && mv "$file.new" "$file"
+}
+
+print_version() {
+  "$NULL_WORKER_HOME/bin/python" -c 'import importlib.metadata as m, worker
+print("null-worker %s (vastai %s)" % (worker.__version__, m.version("vastai")))'
+}
+
 main() {
   set_defaults
   check_environment
+  export_for_logins
   if [ "$USE_SSL" = true ]; then
     obtain_certificate
   fi
   exec "$NULL_WORKER_HOME/bin/supervisord" -c "$NULL_WORKER_HOME/etc/supervisord.conf"
 }
 
-if [ "$#" -gt 0 ]; then
-  exec "$@"
-fi
-main
+case "${1:-}" in
+  '') main ;;
+  -h | --help) cat "$NULL_WORKER_HOME/etc/help.txt" ;;
+  --version) print_version ;;
+  *) exec "$@" ;;
+esac

@@ -8,13 +8,14 @@
 #
 # The host's CA bundle is copied into the image and PIP_CERT points at it, so
 # pip inside builds can verify PyPI on machines that need the host's CAs.
-# Environment: DEBIAN_MIRROR (default http://deb.debian.org/debian).
+# Environment: DEBIAN_MIRROR (default http://deb.debian.org/debian), DEBIAN_SUITE
+# (default bookworm), BASE_PACKAGES (default python3,python3-venv,ca-certificates).
 set -euo pipefail
 
 readonly DEFAULT_TAG=null-worker-base:bookworm
-readonly SUITE=bookworm
+readonly SUITE=${DEBIAN_SUITE:-bookworm}
 readonly MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-readonly PACKAGES=python3,python3-venv,ca-certificates
+readonly PACKAGES=${BASE_PACKAGES:-python3,python3-venv,ca-certificates}
 readonly HOST_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt
 readonly IMAGE_CA_BUNDLE=/etc/ssl/certs/host-ca-certificates.crt
 readonly DEBOOTSTRAP_LOG=/var/log/null-worker-debootstrap.log
