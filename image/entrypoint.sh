@@ -90,6 +90,20 @@ print_version() {
 print("null-worker %s (vastai %s)" % (worker.__version__, m.version("vastai")))'
 }
 
+# supervisord starts its programs only after its first one-second poll, unless something
+# touches its control socket first: this does, as soon as the socket exists (about 0.9 s
+# off every cold start). If it misses, the programs start a second later as usual.
+wake_supervisord() {
+  local socket=$NULL_WORKER_HOME/run/supervisor.sock
+  for _ in $(seq 40); do
+    if [ -S "$socket" ]; then
+      curl -s -o /dev/null --max-time 1 --unix-socket "$socket" http://localhost/ || true
+      return 0
+    fi
+    sleep 0.025
+  done
+}
+
 main() {
   set_defaults
   check_environment
@@ -97,6 +111,7 @@ main() {
   if [ "$USE_SSL" = true ]; then
     obtain_certificate
   fi
+  wake_supervisord &
   exec "$NULL_WORKER_HOME/bin/supervisord" -c "$NULL_WORKER_HOME/etc/supervisord.conf"
 }
 

@@ -27,6 +27,7 @@ from worker.config import Settings
 from worker.guard import CreateRules, check_request, check_session_ref, guarded
 
 MAX_PERF = 100.0
+VERIFIED_PAIRS = 64
 
 
 def pin_benchmark(max_perf: float = MAX_PERF) -> str:
@@ -74,6 +75,7 @@ class Hooks:
         self.on_reserved: list[Callable[[Session], None]] = []
         self.on_closed: list[Callable[[Session, str], None]] = []
         self._how: dict[str, str] = {}
+        self._verified: set[tuple[str, str]] = set()
         self._report: asyncio.Task[None] | None = None
         self._report_again = False
         self._close_original = backend._Backend__close_session
@@ -136,6 +138,7 @@ class Hooks:
             original(max_throughput)
             metrics.update_pending = True
             callback(max_throughput)
+            self.report_now()  # not a second later at the framework's first tick
 
         metrics._model_loaded = loaded
 
@@ -153,8 +156,20 @@ class Hooks:
                          for route in worker.routes]
 
     def verify_signature(self, auth: dict[str, Any]) -> bool:
-        """The framework's own check of the autoscaler's signature (honours UNSECURED)."""
-        return self.backend._Backend__check_signature(AuthData.from_json_msg(auth))
+        """The framework's own check of the autoscaler's signature (honours UNSECURED).
+
+        The signature covers only the URL, so a pair once verified against the one public
+        key stays valid; remembering it saves an RSA verification per reservation.
+        """
+        pair = (auth["url"], auth["signature"])
+        if pair in self._verified:
+            return True
+        if not self.backend._Backend__check_signature(AuthData.from_json_msg(auth)):
+            return False
+        if len(self._verified) >= VERIFIED_PAIRS:
+            self._verified.clear()
+        self._verified.add(pair)
+        return True
 
     async def shutdown(self) -> None:
         """Close the framework's HTTP client sessions so the process exits quietly."""
