@@ -76,7 +76,8 @@ def make_app(reservations: Reservations, health: HealthCheck = _always_healthy) 
 
 async def start(app: web.Application, port: int) -> web.AppRunner:
     """Serve `app` on loopback only: nothing outside the container may release or probe it."""
-    runner = web.AppRunner(app, access_log=None)
+    # A consumer's open long-poll must not hold up the worker's exit past a second.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     await web.TCPSite(runner, host="127.0.0.1", port=port).start()
     return runner

@@ -59,9 +59,11 @@ def supervised(tmp_path: Path, emulator: EmulatorView) -> Iterator[Callable[...,
         if consumer_cmd is not None:
             env["CONSUMER_CMD"] = consumer_cmd
         log_path = home / "container.log"
+        # Appending: supervisord reopens /dev/fd/1 for each program, and writes through
+        # separate offsets into a file opened for writing would overwrite each other.
         process = subprocess.Popen(
             [str(REPO / "image" / "entrypoint.sh")], env=env, cwd=home,
-            stdout=log_path.open("w"), stderr=subprocess.STDOUT, start_new_session=True)
+            stdout=log_path.open("a"), stderr=subprocess.STDOUT, start_new_session=True)
         rig = Supervised(process, home, log_path, container_id, worker_port, http_port,
                          control_port)
         started.append(rig)
