@@ -26,7 +26,7 @@ import redis.asyncio as aredis
 
 from dispatcher.depth import Depth, GroupMissing, ensure_group, read_depth
 from dispatcher.reservations import Reservations
-from worker.client import EMULATOR_API_KEY, EMULATOR_URL, INSTANCES, make_client
+from worker.client import add_vast_options, check_vast_options, make_client
 
 log = logging.getLogger("dispatcher")
 
@@ -148,9 +148,7 @@ async def serve(args: argparse.Namespace, stop: asyncio.Event) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m dispatcher", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--endpoint", required=True, help="the Vast serverless endpoint's name")
-    parser.add_argument("--instance", choices=INSTANCES, default="prod",
-                        help="which Vast autoscaler; local is the emulator (default prod)")
+    add_vast_options(parser)
     parser.add_argument("--redis-url", default=os.environ.get("REDIS_URL"),
                         help="the queue's Redis (default: $REDIS_URL)")
     parser.add_argument("--stream", default="jobs", help="the queue's stream (default jobs)")
@@ -161,21 +159,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--lifetime", type=_positive_float, default=900.0,
                         help="seconds a reservation lasts unless released; longer than any "
                              "job (default 900)")
-    parser.add_argument("--api-key", default=os.environ.get("VAST_API_KEY"),
-                        help="Vast API key (default: $VAST_API_KEY)")
-    parser.add_argument("--emulator-url", default=EMULATOR_URL,
-                        help=f"with --instance local: the emulator's URL (default {EMULATOR_URL})")
-    parser.add_argument("--debug", action="store_true", help="show the SDK's own logs")
     args = parser.parse_args(argv)
     if not args.redis_url:
         parser.error("no Redis: pass --redis-url or set REDIS_URL")
     if not args.redis_url.startswith(("redis://", "rediss://", "unix://")):
         parser.error(f"--redis-url {_shown(args.redis_url)} is not a Redis URL: use "
                      "redis://HOST:6379/0, rediss:// for TLS, or unix:///path")
-    if not args.api_key:
-        if args.instance != "local":
-            parser.error("no API key: set VAST_API_KEY or pass --api-key")
-        args.api_key = EMULATOR_API_KEY
+    check_vast_options(parser, args)
     return args
 
 

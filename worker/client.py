@@ -129,12 +129,30 @@ async def run(args: argparse.Namespace) -> int:
     return 0 if all(results) else 1
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m worker.client", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_vast_options(parser: argparse.ArgumentParser) -> None:
+    """--endpoint, --instance, --api-key, --emulator-url, --debug: how to reach an endpoint."""
     parser.add_argument("--endpoint", required=True, help="the Vast serverless endpoint's name")
     parser.add_argument("--instance", choices=INSTANCES, default="prod",
                         help="which Vast autoscaler; local is the emulator (default prod)")
+    parser.add_argument("--api-key", default=os.environ.get("VAST_API_KEY"),
+                        help="Vast API key (default: $VAST_API_KEY)")
+    parser.add_argument("--emulator-url", default=EMULATOR_URL,
+                        help=f"with --instance local: the emulator's URL (default {EMULATOR_URL})")
+    parser.add_argument("--debug", action="store_true", help="show the SDK's own logs")
+
+
+def check_vast_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """An API key is required except with the emulator, which has a default one."""
+    if not args.api_key:
+        if args.instance != "local":
+            parser.error("no API key: set VAST_API_KEY or pass --api-key")
+        args.api_key = EMULATOR_API_KEY
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m worker.client", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_vast_options(parser)
     parser.add_argument("--count", type=_positive(int), default=1,
                         help="concurrent reservations (default 1)")
     parser.add_argument("--hold", type=_positive(float), default=180.0,
@@ -143,16 +161,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="seconds between starts when --count > 1 (default 30)")
     parser.add_argument("--cost", type=_positive(float), default=100.0,
                         help="load reported per reservation (default 100, the worker's max_perf)")
-    parser.add_argument("--api-key", default=os.environ.get("VAST_API_KEY"),
-                        help="Vast API key (default: $VAST_API_KEY)")
-    parser.add_argument("--emulator-url", default=EMULATOR_URL,
-                        help=f"with --instance local: the emulator's URL (default {EMULATOR_URL})")
-    parser.add_argument("--debug", action="store_true", help="show the SDK's own logs")
     args = parser.parse_args(argv)
-    if not args.api_key:
-        if args.instance != "local":
-            parser.error("no API key: set VAST_API_KEY or pass --api-key")
-        args.api_key = EMULATOR_API_KEY
+    check_vast_options(parser, args)
     return args
 
 

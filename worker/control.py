@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from worker.reservation import Reservations
+from worker.reservation import ReservationMismatch, Reservations
 
 MAX_WAIT_SECONDS = 3600.0
 MAX_BODY_BYTES = 4096
@@ -27,11 +27,15 @@ def _seconds(raw: str) -> float | None:
 
 
 def make_app(reservations: Reservations, health: HealthCheck = _always_healthy) -> web.Application:
-    """Routes: POST /release, GET /session[?wait=S], POST /session/extend?seconds=S,
+    """Routes: POST /release[?id=ID], GET /session[?wait=S], POST /session/extend?seconds=S,
     GET /health, POST /ping."""
 
     async def release(request: web.Request) -> web.Response:
-        released = await reservations.release()
+        try:
+            released = await reservations.release(request.query.get("id") or None)
+        except ReservationMismatch as mismatch:
+            return web.json_response({"released": None, "held": mismatch.held,
+                                      "error": str(mismatch)}, status=409)
         if released is None:
             return web.json_response({"released": None, "detail": "no reservation was held"})
         return web.json_response({"released": released})

@@ -14,6 +14,13 @@ from worker.framework import Hooks
 log = logging.getLogger("null_worker")
 
 
+class ReservationMismatch(Exception):
+    def __init__(self, expected: str, held: str) -> None:
+        super().__init__(f"session {expected} is not the reservation held now ({held} is): "
+                         "it ended, and this worker was reserved again since")
+        self.held = held
+
+
 @dataclass(frozen=True)
 class Reservation:
     id: str
@@ -59,11 +66,17 @@ class Reservations:
                 return None
         return held
 
-    async def release(self) -> str | None:
-        """End the current reservation; the id released, or None when none was held."""
+    async def release(self, expected: str | None = None) -> str | None:
+        """End the current reservation; the id released, or None when none was held.
+
+        With `expected`, only that reservation is ended: ReservationMismatch if another is
+        held, so a consumer never releases a reservation made after its own expired.
+        """
         held = self.current()
         if held is None:
             return None
+        if expected is not None and held.id != expected:
+            raise ReservationMismatch(expected, held.id)
         if not await self._hooks.close(held.id, "consumer"):
             return None
         return held.id

@@ -253,22 +253,21 @@ class Consumer:
                 time.sleep(RETRY_SECONDS)
 
     def _release_own(self, reservation: str) -> None:
-        # Releases only if the reservation held is still the one this job ran under: one that
-        # expired may already have been replaced by the next job's reservation. The check and
-        # the release are two calls, so a replacement arriving between them is released too.
+        # Releases only the reservation this job ran under: one that expired may already
+        # have been replaced by the next job's reservation, which the worker keeps.
         try:
-            held = self.control.current()
-            if held == reservation:
-                self.control.release()
-                log.info("released: session %s", reservation)
-            elif held is None:
-                log.info("session %s had already ended (expired or closed by the client)",
-                         reservation)
-            else:
-                log.info("session %s had ended; keeping the new session %s for the next job",
-                         reservation, held)
+            released, other = self.control.release_own(reservation)
         except ControlUnavailable as error:
             self._problem("control", f"could not release session {reservation}: {error}")
+            return
+        if released:
+            log.info("released: session %s", reservation)
+        elif other is None:
+            log.info("session %s had already ended (expired or closed by the client)",
+                     reservation)
+        else:
+            log.info("session %s had ended; keeping the new session %s for the next job",
+                     reservation, other)
 
     def _release_on_exit(self) -> None:
         try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -30,6 +31,16 @@ class Control:
         if status != 200:
             raise ControlUnavailable(f"POST /release answered HTTP {status}: {body}")
         return body.get("released")
+
+    def release_own(self, reservation: str) -> tuple[bool, str | None]:
+        """End `reservation` only if it is the one held; (released, the id held if another)."""
+        status, body = self._call(f"/release?id={urllib.parse.quote(reservation)}", "POST",
+                                  timeout=10)
+        if status == 409:
+            return False, body.get("held")
+        if status != 200:
+            raise ControlUnavailable(f"POST /release answered HTTP {status}: {body}")
+        return body.get("released") == reservation, None
 
     def _session(self, path: str, timeout: float) -> str | None:
         status, body = self._call(path, "GET", timeout)

@@ -116,3 +116,15 @@ async def test_extend_keeps_a_long_job_reserved(rig: Rig) -> None:
 async def test_extend_rejects_bad_seconds(rig: Rig, seconds: str) -> None:
     response = await rig.control.post("/session/extend", params={"seconds": seconds})
     assert response.status == 400
+
+
+async def test_release_by_id_ends_only_that_reservation(rig: Rig) -> None:
+    first = await (await rig.worker.post("/session/create", json=rig.create_body(1))).json()
+    other = await rig.control.post("/release", params={"id": "not-this-one"})
+    assert other.status == 409
+    assert (await other.json())["held"] == first["session_id"]
+    assert (await rig.control.get("/session")).status == 200
+    own = await rig.control.post("/release", params={"id": first["session_id"]})
+    assert await own.json() == {"released": first["session_id"]}
+    again = await rig.control.post("/release", params={"id": first["session_id"]})
+    assert (await again.json())["released"] is None
