@@ -7,6 +7,8 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Coroutine
+from typing import Any
 
 from worker import config, control
 from worker.config import Settings
@@ -18,12 +20,26 @@ from worker.supervision import consumer_health
 log = logging.getLogger("null_worker")
 
 
+HEALTH_PATIENCE_SECONDS = 30.0
+
+
 def configure_logging(level: str) -> None:
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s worker %(levelname)s %(message)s",
                                            datefmt="%Y-%m-%d %H:%M:%S"))
     logging.getLogger().addHandler(handler)
-    log.setLevel(logging.DEBUG if level == "debug" else logging.INFO)
+    log.setLevel(level.upper())
+
+
+async def _warn_if_never_healthy(settings: Settings, loaded: asyncio.Event) -> None:
+    """The framework waits up to 300 s, silently, for the first healthy answer."""
+    try:
+        await asyncio.wait_for(loaded.wait(), HEALTH_PATIENCE_SECONDS)
+    except asyncio.TimeoutError:
+        target = (f"BACKEND_HEALTH_URL={settings.health_url}" if settings.health_url
+                  else f"the control server's {settings.control_url}/health")
+        log.warning("not ready after %.0f s: %s has not answered 200 yet; the worker takes no "
+                    "reservation until it does", HEALTH_PATIENCE_SECONDS, target)
 
 
 async def serve(settings: Settings) -> None:
@@ -33,16 +49,21 @@ async def serve(settings: Settings) -> None:
 
     hooks = Hooks(worker.backend)
     rules = CreateRules(verify=hooks.verify_signature, max_lifetime=settings.max_lifetime,
-                        is_reserved=lambda: bool(hooks.sessions))
+                        public_url=settings.public_url, is_reserved=lambda: bool(hooks.sessions))
     hooks.guard_routes(worker, rules)
     hooks.on_reserved.append(lambda session: rules.remember(session.auth_data))
     reservations = Reservations(hooks, settings.max_lifetime)
     if settings.unsecured:
         log.warning("UNSECURED=true: signatures are not checked, so anyone who can reach port "
                     "%d can reserve this worker; never set it on Vast", settings.worker_port)
-    hooks.after_loaded(lambda perf: log.info(
-        "ready: max_perf %g, one reservation at a time, serving %s on port %d",
-        perf, settings.public_url, settings.worker_port))
+    loaded = asyncio.Event()
+
+    def ready(perf: float) -> None:
+        loaded.set()
+        log.info("ready: max_perf %g, one reservation at a time, serving %s on port %d",
+                 perf, settings.public_url, settings.worker_port)
+
+    hooks.after_loaded(ready)
     last_error = ""
 
     def errored(message: str) -> None:
@@ -54,19 +75,31 @@ async def serve(settings: Settings) -> None:
 
     hooks.after_errored(errored)
 
-    runner = await control.start(control.make_app(reservations, consumer_health),
-                                 settings.control_port)
+    try:
+        runner = await control.start(control.make_app(reservations, consumer_health),
+                                     settings.control_port)
+    except OSError as error:
+        raise StartupError(f"NULL_CONTROL_PORT={settings.control_port} cannot be used on "
+                           f"127.0.0.1 ({error.strerror}): choose a free port") from None
     log.info("control server on %s (POST /release, GET /session, GET /health)",
              settings.control_url)
+    watcher = asyncio.ensure_future(_warn_if_never_healthy(settings, loaded))
     try:
-        await _until_stopped(worker.run_async())
+        if await _until_stopped(worker.run_async()):
+            log.info("stopping: signal received")
+            await reservations.release_for_stop()
     finally:
+        watcher.cancel()
         await runner.cleanup()
         await hooks.shutdown()
 
 
-async def _until_stopped(work: object) -> None:
-    """Run `work` until it ends or SIGTERM/SIGINT arrives."""
+class StartupError(RuntimeError):
+    """The worker cannot start; the message says what to change."""
+
+
+async def _until_stopped(work: Coroutine[Any, Any, None]) -> bool:
+    """Run `work` until SIGTERM/SIGINT (True) or until it ends (False, or its error)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -74,10 +107,13 @@ async def _until_stopped(work: object) -> None:
     task = asyncio.ensure_future(work)
     stopper = asyncio.ensure_future(stop.wait())
     await asyncio.wait({task, stopper}, return_when=asyncio.FIRST_COMPLETED)
-    for pending in (task, stopper):
-        pending.cancel()
-    if stop.is_set():
-        log.info("stopping: signal received")
+    stopper.cancel()
+    if not task.done():
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return True
+    task.result()
+    return False
 
 
 def main() -> int:
@@ -88,5 +124,9 @@ def main() -> int:
         return 2
     config.export_for_framework(settings, os.environ)
     configure_logging(settings.log_level)
-    asyncio.run(serve(settings))
+    try:
+        asyncio.run(serve(settings))
+    except StartupError as error:
+        print(f"null-worker: {error}", file=sys.stderr)
+        return 2
     return 0

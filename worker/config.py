@@ -1,13 +1,17 @@
 """The worker's settings, read once from the environment Vast gives every instance.
 
-`python -m worker.config` checks the environment and prints one line per problem; the
-image's entrypoint runs it before supervisord so a misconfigured container stops at once.
+`python -m worker.config` checks the environment and prints one line naming the first
+problem; `--preflight` also checks that the worker's ports are free and, with USE_SSL=true,
+that its certificate is in place. The image's entrypoint runs both before supervisord, so
+a misconfigured container stops at once with that line.
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
+import socket
 import sys
 from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass
@@ -55,13 +59,17 @@ def _port(env: Mapping[str, str], name: str, default: int | None) -> int:
             raise ConfigError(f"{name} is not set: Vast sets it on every instance; outside Vast, "
                               f"set it to the public port that reaches WORKER_PORT")
         return default
-    if not raw.isdigit() or not 0 < int(raw) < 65536:
+    if not _digits(raw) or not 0 < int(raw) < 65536:
         raise ConfigError(f"{name}={raw!r} is not a port: use a number from 1 to 65535")
     return int(raw)
 
 
+def _digits(raw: str) -> bool:
+    return re.fullmatch(r"[0-9]+", raw) is not None
+
+
 def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name, "").strip().lower()
+    raw = env.get(name, "").lower()
     if not raw:
         return default
     if raw in ("true", "false"):
@@ -106,13 +114,16 @@ def load(env: Mapping[str, str] | None = None) -> Settings:
     worker_port = _port(env, "WORKER_PORT", DEFAULT_WORKER_PORT)
     control_port = _port(env, "NULL_CONTROL_PORT", DEFAULT_CONTROL_PORT)
     http_port = _port(env, "WORKER_HTTP_PORT", worker_port + 1)
+    if http_port == worker_port:
+        raise ConfigError(f"WORKER_HTTP_PORT={http_port} is WORKER_PORT too: the framework "
+                          "opens both; leave WORKER_HTTP_PORT unset or choose another port")
     if control_port in (worker_port, http_port):
         raise ConfigError(f"NULL_CONTROL_PORT={control_port} clashes with the worker's own ports "
                           f"({worker_port} and {http_port}): choose another port")
 
     container_id = _required(env, "CONTAINER_ID",
                              "Vast sets it on every instance; outside Vast, set any integer")
-    if not container_id.isdigit():
+    if not _digits(container_id):
         raise ConfigError(f"CONTAINER_ID={container_id!r} is not an integer: "
                           "Vast's instance ids are whole numbers")
 
@@ -151,9 +162,38 @@ def export_for_framework(settings: Settings, env: MutableMapping[str, str]) -> N
     env["UNSECURED"] = "true" if settings.unsecured else "false"
 
 
-def main() -> int:
+CERTIFICATE = "/etc/instance.crt"
+CERTIFICATE_KEY = "/etc/instance.key"
+
+
+def _free(port: int, host: str, name: str) -> None:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise ConfigError(f"{name}={port} cannot be used ({error.strerror}): another "
+                              "program in the container holds it; choose another port") from None
+
+
+def preflight(settings: Settings, env: Mapping[str, str]) -> None:
+    """What must hold just before the worker starts, beyond well-formed settings."""
+    _free(settings.worker_port, "0.0.0.0", "WORKER_PORT")
+    _free(_port(env, "WORKER_HTTP_PORT", settings.worker_port + 1), "0.0.0.0", "WORKER_HTTP_PORT")
+    _free(settings.control_port, "127.0.0.1", "NULL_CONTROL_PORT")
+    if settings.use_ssl:
+        for path in (CERTIFICATE, CERTIFICATE_KEY):
+            if not os.path.isfile(path):
+                raise ConfigError(f"USE_SSL=true but {path} is missing: the entrypoint gets it "
+                                  "from NULL_CERT_SIGN_URL; set USE_SSL=false for plain HTTP")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        load()
+        settings = load()
+        if "--preflight" in argv:
+            preflight(settings, os.environ)
     except ConfigError as error:
         print(f"null-worker: {error}", file=sys.stderr)
         return 2

@@ -24,7 +24,7 @@ from vastai.serverless.server.lib.data_types import AuthData, Session
 from vastai.serverless.server.worker import BenchmarkConfig, HandlerConfig, Worker, WorkerConfig
 
 from worker.config import Settings
-from worker.guard import CreateRules, check_request, check_session_ref, guarded
+from worker.guard import CreateRules, check_session_ref, guarded, not_here
 
 MAX_PERF = 100.0
 VERIFIED_PAIRS = 64
@@ -78,10 +78,26 @@ class Hooks:
         self._verified: set[tuple[str, str]] = set()
         self._report: asyncio.Task[None] | None = None
         self._report_again = False
+        self._serialize_reports(backend.metrics)
         self._close_original = backend._Backend__close_session
         backend._Backend__close_session = self._close
         self._create_original = backend.session_create_handler
         backend.session_create_handler = self._create
+
+    @staticmethod
+    def _serialize_reports(metrics: Any) -> None:
+        """One report at a time: the framework's 1 s loops and report_now() share the
+        pending lists, and two sends snapshotting them at once report a request twice."""
+        lock = asyncio.Lock()
+        for name in ("_Metrics__send_delete_requests_and_reset",
+                     "_Metrics__send_metrics_and_reset"):
+            send = getattr(metrics, name)
+
+            async def locked(send: Callable[[], Any] = send) -> None:
+                async with lock:
+                    await send()
+
+            setattr(metrics, name, locked)
 
     @property
     def sessions(self) -> dict[str, Session]:
@@ -96,10 +112,11 @@ class Hooks:
         return response
 
     def extend(self, session_id: str, expires: float) -> Session | None:
-        """Move a session's expiry; the framework's collector reads it every 5 s."""
+        """Move a session's expiry later (never earlier); the framework's collector reads
+        it every 5 s."""
         session = self.backend.sessions.get(session_id)
         if session is not None:
-            session.expiration = expires
+            session.expiration = max(session.expiration, expires)
         return session
 
     async def close(self, session_id: str, how: str) -> bool:
@@ -125,6 +142,8 @@ class Hooks:
 
         def errored(message: str) -> None:
             original(message)
+            self.backend.metrics.update_pending = True
+            self.report_now()  # the autoscaler stops routing here now, not in up to 10 s
             callback(message)
 
         self.backend.backend_errored = errored
@@ -152,7 +171,9 @@ class Hooks:
         backend.session_create_handler = guarded(backend.session_create_handler, rules.check)
         for name in ("session_end_handler", "session_get_handler", "session_health_handler"):
             setattr(backend, name, guarded(getattr(backend, name), check_session_ref))
-        worker.routes = [web.route(route.method, route.path, guarded(route.handler, check_request))
+        backend.pyworker_update_handler = not_here
+        worker.routes = [web.route(route.method, route.path,
+                                   guarded(route.handler, rules.check_request))
                          for route in worker.routes]
 
     def verify_signature(self, auth: dict[str, Any]) -> bool:
@@ -188,6 +209,12 @@ class Hooks:
             return
         self._report = asyncio.get_running_loop().create_task(self._send_reports())
 
+    async def flush_reports(self, timeout: float = 5.0) -> None:
+        """Report now and wait for it, up to `timeout` seconds (used when stopping)."""
+        self.report_now()
+        if self._report is not None:
+            await asyncio.wait({self._report}, timeout=timeout)
+
     async def _send_reports(self) -> None:
         metrics = self.backend.metrics
         self._report_again = True
@@ -213,3 +240,6 @@ def quiet_framework_logs(level: str) -> None:
     if level != "debug":
         logging.getLogger(backend_module.__file__).addFilter(
             lambda record: not record.getMessage().startswith("Signature error"))
+        # Malformed HTTP from anyone on the internet: aiohttp answers 400 itself, and its
+        # traceback would echo the caller's bytes into the log.
+        logging.getLogger("aiohttp.server").setLevel(logging.CRITICAL)

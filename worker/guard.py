@@ -8,15 +8,22 @@ with a 4xx JSON error and passes only well-formed requests on.
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import json
 import math
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
 MAX_BODY_BYTES = 16 * 1024
+BODY_SECONDS = 10.0
+MIN_LIFETIME = 1.0
+JSON_NAMES = {"NoneType": "null", "str": "string", "int": "number", "float": "number",
+              "bool": "boolean", "list": "array"}
 AUTH_FIELDS: dict[str, tuple[type, ...]] = {
     "cost": (int, float),
     "endpoint": (str,),
@@ -51,11 +58,16 @@ async def read_object(request: web.Request) -> dict[str, Any]:
         raise Refusal(413, f"the body is {request.content_length} bytes; "
                            f"at most {MAX_BODY_BYTES} are accepted")
     try:
-        body = json.loads(await request.read())
+        raw = await asyncio.wait_for(request.read(), BODY_SECONDS)
+    except asyncio.TimeoutError:
+        raise Refusal(408, f"the body did not arrive within {BODY_SECONDS:g} s") from None
+    try:
+        body = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise Refusal(400, "the body is not JSON: send a JSON object") from None
     if not isinstance(body, dict):
-        raise Refusal(400, f"the body is a JSON {type(body).__name__}: send a JSON object")
+        kind = JSON_NAMES.get(type(body).__name__, type(body).__name__)
+        raise Refusal(400, f"the body is a JSON {kind}: send a JSON object")
     return body
 
 
@@ -83,11 +95,32 @@ def check_auth_data(auth: Any) -> dict[str, Any]:
 
 def check_lifetime(payload: dict[str, Any], max_lifetime: float) -> None:
     lifetime = payload.get("lifetime", 60.0)
-    if not _finite_number(lifetime) or lifetime <= 0:
-        raise Refusal(422, f"payload.lifetime={lifetime!r} must be a positive number of seconds")
+    if not _finite_number(lifetime) or lifetime < MIN_LIFETIME:
+        raise Refusal(422, f"payload.lifetime={lifetime!r} must be a number of seconds, "
+                           f"at least {MIN_LIFETIME:g}")
     if lifetime > max_lifetime:
         raise Refusal(422, f"payload.lifetime={lifetime!r} is over this worker's limit of "
                            f"{max_lifetime:g} s (NULL_MAX_LIFETIME)")
+
+
+def _inside(host: str) -> bool:
+    """Loopback, link-local (cloud metadata) and unspecified addresses, or localhost."""
+    if host.lower().rstrip(".") == "localhost" or host.lower().endswith(".localhost"):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return address.is_loopback or address.is_link_local or address.is_unspecified
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
 def check_on_close(payload: dict[str, Any]) -> None:
@@ -95,6 +128,9 @@ def check_on_close(payload: dict[str, Any]) -> None:
     if route is not None and not (isinstance(route, str)
                                   and route.startswith(("http://", "https://"))):
         raise Refusal(422, "payload.on_close_route must be an http(s) URL or null")
+    if route is not None and _inside(urlsplit(route).hostname or ""):
+        raise Refusal(422, "payload.on_close_route may not point at this machine or a "
+                           "link-local address")
     extra = payload.get("on_close_payload")
     if extra is not None and not isinstance(extra, dict):
         raise Refusal(422, "payload.on_close_payload must be an object or null")
@@ -102,18 +138,28 @@ def check_on_close(payload: dict[str, Any]) -> None:
 
 @dataclass
 class CreateRules:
-    """What a /session/create must satisfy to reserve this worker."""
+    """What a request must satisfy to reserve this worker or to be served by it."""
 
     verify: Verifier
     max_lifetime: float
+    public_url: str
     is_reserved: Callable[[], bool] = lambda: False
     used: set[tuple[int, str]] = field(default_factory=set)
 
-    def check(self, body: dict[str, Any]) -> None:
-        auth = check_auth_data(body.get("auth_data"))
+    def authenticate(self, auth: dict[str, Any]) -> None:
+        # The autoscaler signs only the URL, so a signature is worth something only if the
+        # URL is this worker's own: one signed for another worker must not reserve this one.
+        if _origin(auth["url"]) != _origin(self.public_url):
+            raise Refusal(401, f"auth_data is for {auth['url']}, not this worker "
+                               f"({self.public_url}): route through the autoscaler")
         if not self.verify(auth):
             raise Refusal(401, "auth_data is not signed by the autoscaler: reserve through "
                                "the SDK's endpoint.session(), which routes via Vast")
+
+    def check(self, body: dict[str, Any]) -> None:
+        """Bodies of /session/create."""
+        auth = check_auth_data(body.get("auth_data"))
+        self.authenticate(auth)
         if self._ticket(auth) in self.used:
             raise Refusal(401, "this auth_data already made a reservation: route again")
         payload = body.get("payload", {})
@@ -125,6 +171,16 @@ class CreateRules:
         # session grows without bound under contention (vastai 1.9.1).
         if self.is_reserved():
             raise Refusal(429, "this worker already holds a reservation: route again")
+
+    def check_request(self, body: dict[str, Any]) -> None:
+        """Bodies of ordinary routes such as /ping."""
+        auth = check_auth_data(body.get("auth_data"))
+        if not isinstance(body.get("payload"), dict):
+            raise Refusal(422, "payload must be an object")
+        session_id = body.get("session_id")
+        if session_id is not None and not isinstance(session_id, str):
+            raise Refusal(422, "session_id must be a string or null")
+        self.authenticate(auth)
 
     def remember(self, auth: dict[str, Any]) -> None:
         """Called once a reservation is made: its auth_data cannot make another."""
@@ -143,14 +199,10 @@ def check_session_ref(body: dict[str, Any]) -> None:
         raise Refusal(422, "session_auth must be the auth_data the session was created with")
 
 
-def check_request(body: dict[str, Any]) -> None:
-    """Bodies of ordinary routes such as /ping."""
-    check_auth_data(body.get("auth_data"))
-    if not isinstance(body.get("payload"), dict):
-        raise Refusal(422, "payload must be an object")
-    session_id = body.get("session_id")
-    if session_id is not None and not isinstance(session_id, str):
-        raise Refusal(422, "session_id must be a string or null")
+async def not_here(request: web.Request) -> web.Response:
+    """Routes the framework serves that this image does not: the answer is always 404."""
+    return web.json_response({"error": f"{request.path} is not served by null-worker: "
+                                       "update the image to update the worker"}, status=404)
 
 
 def guarded(handler: Handler, check: Callable[[dict[str, Any]], None]) -> Handler:

@@ -12,6 +12,7 @@ from vastai.serverless.server.lib.data_types import Session
 from worker.framework import Hooks
 
 log = logging.getLogger("null_worker")
+RELEASE_WAIT_SECONDS = 0.5
 
 
 class ReservationMismatch(Exception):
@@ -44,12 +45,16 @@ class Reservations:
     def __init__(self, hooks: Hooks, max_lifetime: float) -> None:
         self._hooks = hooks
         self._max_lifetime = max_lifetime
+        self._closing: set[asyncio.Future[bool]] = set()
         self._changed = asyncio.Event()
         hooks.on_reserved.append(self._reserved)
         hooks.on_closed.append(self._closed)
 
     def current(self) -> Reservation | None:
-        session = next(iter(self._hooks.sessions.values()), None)
+        """The reservation held, if any; one past its expiry counts as gone even before the
+        framework's collector, which runs every 5 s, ends it."""
+        now = time.time()
+        session = next((s for s in self._hooks.sessions.values() if s.expiration > now), None)
         return None if session is None else Reservation.of(session)
 
     async def wait(self, timeout: float) -> Reservation | None:
@@ -77,9 +82,22 @@ class Reservations:
             return None
         if expected is not None and held.id != expected:
             raise ReservationMismatch(expected, held.id)
-        if not await self._hooks.close(held.id, "consumer"):
-            return None
-        return held.id
+        # The framework awaits a client's on_close_route (up to 10 s) before it updates its
+        # metrics; the consumer need not wait for that once the session is gone.
+        closing = asyncio.ensure_future(self._hooks.close(held.id, "consumer"))
+        self._closing.add(closing)
+        closing.add_done_callback(self._closing.discard)
+        await asyncio.wait({closing}, timeout=RELEASE_WAIT_SECONDS)
+        if closing.done():
+            return held.id if closing.result() else None
+        return None if held.id in self._hooks.sessions else held.id
+
+    async def release_for_stop(self) -> None:
+        """End what is held when the worker stops, so the autoscaler hears of it."""
+        held = self.current()
+        if held is not None:
+            await self._hooks.close(held.id, "stopping")
+            await self._hooks.flush_reports()
 
     def extend(self, seconds: float) -> Reservation | None:
         """Keep the current reservation for `seconds` more from now (a long job's keep-alive)."""
@@ -105,7 +123,8 @@ class Reservations:
             log.warning("expired: session %s after %.1f s; the consumer did not release it "
                         "in time (raise the reservation's lifetime)", session.session_id, held_for)
         else:
-            who = "the consumer" if how == "consumer" else "the client"
+            who = {"consumer": "the consumer", "stopping": "the worker, which is stopping"}.get(
+                how, "the client")
             log.info("released: session %s by %s after %.1f s", session.session_id, who, held_for)
         self._changed.set()
         self._hooks.report_now()

@@ -63,7 +63,7 @@ async def rig(aiohttp_client, monkeypatch, tmp_path) -> AsyncIterator[Rig]:
     await backend._fetch_pubkey()
     hooks = Hooks(backend)
     rules = CreateRules(verify=hooks.verify_signature, max_lifetime=settings.max_lifetime,
-                        is_reserved=lambda: bool(hooks.sessions))
+                        public_url=settings.public_url, is_reserved=lambda: bool(hooks.sessions))
     hooks.guard_routes(worker, rules)
     hooks.on_reserved.append(lambda session: rules.remember(session.auth_data))
     reservations = Reservations(hooks, settings.max_lifetime)
@@ -73,6 +73,7 @@ async def rig(aiohttp_client, monkeypatch, tmp_path) -> AsyncIterator[Rig]:
     framework.router.add_post("/session/end", backend.session_end_handler)
     framework.router.add_post("/session/get", backend.session_get_handler)
     framework.router.add_post("/session/health", backend.session_health_handler)
+    framework.router.add_post("/pyworker/update", backend.pyworker_update_handler)
     framework.add_routes(worker.routes)
     yield Rig(await aiohttp_client(framework),
               await aiohttp_client(control.make_app(reservations)),

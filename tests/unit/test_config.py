@@ -41,6 +41,10 @@ def test_public_port_follows_worker_port() -> None:
     ("LOG_LEVEL", "loud", "is not one of"),
     ("REPORT_ADDR", "run.vast.ai", "http(s) URLs"),
     ("NULL_MAX_LIFETIME", "inf", "positive number"),
+    ("WORKER_HTTP_PORT", "3000", "is WORKER_PORT too"),
+    ("NULL_CONTROL_PORT", "\uff11\uff18\uff19\uff19\uff19", "is not a port"),
+    ("CONTAINER_ID", "\u00b2", "is not an integer"),
+    ("USE_SSL", " true", "use true or false"),
 ])
 def test_bad_values_say_what_to_do(name: str, value: str, message: str) -> None:
     with pytest.raises(ConfigError, match=rf"^{name}=.*{re.escape(message)}"):

@@ -67,10 +67,26 @@ async def test_unsigned_reservation_is_401_and_holds_nothing(rig: Rig) -> None:
 
 
 async def test_signature_for_another_worker_is_401(rig: Rig) -> None:
+    # Validly signed by the autoscaler, but for another worker's URL.
+    auth = rig.auth(url="http://127.0.0.1:9999")
+    response = await rig.worker.post("/session/create", json={"auth_data": auth, "payload": {}})
+    assert response.status == 401
+    assert "not this worker" in (await response.json())["error"]
+    assert rig.hooks.sessions == {}
+
+
+async def test_url_swapped_under_a_signature_is_401(rig: Rig) -> None:
     auth = rig.auth(url="http://127.0.0.1:9999")
     auth["url"] = "http://127.0.0.1:3000"
     response = await rig.worker.post("/session/create", json={"auth_data": auth, "payload": {}})
     assert response.status == 401
+    assert "not signed by the autoscaler" in (await response.json())["error"]
+
+
+async def test_pyworker_update_is_not_served(rig: Rig) -> None:
+    response = await rig.worker.post("/pyworker/update", data=b"")
+    assert response.status == 404
+    assert "not served by null-worker" in (await response.json())["error"]
 
 
 async def test_replayed_auth_data_cannot_reserve_again(rig: Rig) -> None:
@@ -93,11 +109,13 @@ async def test_refused_while_held_may_be_retried(rig: Rig) -> None:
 @pytest.mark.parametrize(("lifetime", "fragment"), [
     (1e308, "over this worker's limit of 3600 s"),
     (3601, "over this worker's limit"),
-    (0, "positive number"),
-    (-5, "positive number"),
-    ("60", "positive number"),
-    (True, "positive number"),
-    (None, "positive number"),
+    (0, "at least 1"),
+    (0.5, "at least 1"),
+    (1e-300, "at least 1"),
+    (-5, "at least 1"),
+    ("60", "at least 1"),
+    (True, "at least 1"),
+    (None, "at least 1"),
 ])
 async def test_lifetime_is_bounded(rig: Rig, lifetime: Any, fragment: str) -> None:
     body = {"auth_data": rig.auth(), "payload": {"lifetime": lifetime}}
@@ -112,6 +130,10 @@ async def test_lifetime_is_bounded(rig: Rig, lifetime: Any, fragment: str) -> No
     ({"on_close_route": "file:///etc/passwd"}, "on_close_route must be an http(s) URL"),
     ({"on_close_route": 5}, "on_close_route must be"),
     ({"on_close_payload": "x"}, "on_close_payload must be an object"),
+    ({"on_close_route": "http://127.0.0.1:18999/release"}, "may not point at this machine"),
+    ({"on_close_route": "http://169.254.169.254/latest/"}, "link-local"),
+    ({"on_close_route": "http://localhost:3000/"}, "may not point at this machine"),
+    ({"on_close_route": "http://[::1]/"}, "may not point at this machine"),
 ])
 async def test_bad_payload_is_422(rig: Rig, payload: Any, fragment: str) -> None:
     response = await rig.worker.post("/session/create",

@@ -75,9 +75,9 @@ async def test_bad_wait_is_400(rig: Rig, wait: str) -> None:
 
 
 async def test_expiry_is_logged_and_frees_the_worker(rig: Rig, caplog) -> None:
-    created = await rig.worker.post("/session/create", json=rig.create_body(lifetime=0.01))
+    created = await rig.worker.post("/session/create", json=rig.create_body(lifetime=1))
     session_id = (await created.json())["session_id"]
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(1.05)
     # What the framework's session collector does every 5 s, done now.
     assert await rig.hooks.backend._Backend__close_session(session_id)
     assert (await rig.control.get("/session")).status == 404
@@ -128,3 +128,18 @@ async def test_release_by_id_ends_only_that_reservation(rig: Rig) -> None:
     assert await own.json() == {"released": first["session_id"]}
     again = await rig.control.post("/release", params={"id": first["session_id"]})
     assert (await again.json())["released"] is None
+
+
+async def test_extend_never_shortens(rig: Rig) -> None:
+    await rig.worker.post("/session/create", json=rig.create_body(lifetime=600))
+    extended = await rig.control.post("/session/extend", params={"seconds": "1"})
+    assert (await extended.json())["remaining"] == pytest.approx(600, abs=2)
+
+
+async def test_an_expired_reservation_is_not_handed_out(rig: Rig) -> None:
+    await rig.worker.post("/session/create", json=rig.create_body(lifetime=1))
+    assert (await rig.control.get("/session")).status == 200
+    await asyncio.sleep(1.1)
+    # Before the framework's collector (every 5 s) has ended it.
+    assert len(rig.hooks.sessions) == 1
+    assert (await rig.control.get("/session")).status == 404
