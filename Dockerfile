@@ -11,12 +11,14 @@ RUN if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then \
         && rm -rf /var/lib/apt/lists/*; \
     fi
 COPY requirements/worker.txt /tmp/worker.txt
-# The worker's venv gets no pip of its own: a throwaway venv's pip installs into it.
+# The worker's venv gets no pip of its own: a throwaway venv's pip installs into it. The
+# vastai CLI's scripts go: their dependencies are deliberately not installed.
 RUN python3 -m venv --without-pip /opt/null-worker \
     && python3 -m venv /tmp/installer \
     && /tmp/installer/bin/pip --python /opt/null-worker/bin/python install \
         --no-cache-dir --no-deps --disable-pip-version-check -r /tmp/worker.txt \
-    && rm -rf /tmp/installer
+    && rm -rf /tmp/installer \
+    && rm -f /opt/null-worker/bin/vastai /opt/null-worker/bin/serve-vast-deployment
 COPY worker /opt/null-worker/src/worker
 RUN /opt/null-worker/bin/python -c \
         'import sysconfig; print(sysconfig.get_paths()["purelib"])' > /tmp/site \

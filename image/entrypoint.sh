@@ -111,6 +111,7 @@ main() {
   if [ "$USE_SSL" = true ]; then
     obtain_certificate
   fi
+  "$NULL_WORKER_HOME/bin/python" -m worker.config --preflight || exit 1
   wake_supervisord &
   exec "$NULL_WORKER_HOME/bin/supervisord" -c "$NULL_WORKER_HOME/etc/supervisord.conf"
 }
@@ -119,5 +120,6 @@ case "${1:-}" in
   '') main ;;
   -h | --help) cat "$NULL_WORKER_HOME/etc/help.txt" ;;
   --version) print_version ;;
+  -*) fail "unknown option $1: use --help, --version, or a command to run instead" ;;
   *) exec "$@" ;;
 esac

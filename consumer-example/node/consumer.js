@@ -34,8 +34,11 @@ async function main() {
     }
     if (reservation === null) continue;
     await doWork(reservation);
-    const released = await (await fetch(`${control}/release`, { method: "POST" })).json();
-    console.log(`node consumer: released ${released.released}`);
+    // With ?id=, a reservation made after this one expired is left to the next job (409).
+    const url = `${control}/release?id=${encodeURIComponent(reservation.id)}`;
+    const answer = await (await fetch(url, { method: "POST" })).json();
+    console.log(answer.released ? `node consumer: released ${answer.released}`
+                                : `node consumer: ${reservation.id} had already ended`);
   }
 }
 

@@ -33,6 +33,23 @@ def test_version_names_the_pinned_framework(images) -> None:
     assert run_image("--version").strip() == "null-worker 0.1.0 (vastai 1.9.1)"
 
 
+def test_the_lean_venv_has_everything_the_worker_and_client_import(images) -> None:
+    # vastai is installed without its declared dependencies (requirements/worker.txt).
+    code = ("import worker.app, worker.client, worker.supervision, supervisor.supervisord; "
+            "print('imports ok')")
+    assert run_image("/opt/null-worker/bin/python", "-c", code).strip() == "imports ok"
+
+
+def test_unknown_options_are_refused_with_a_hint(images) -> None:
+    client = docker.from_env()
+    container = client.containers.run(IMAGE, ["-x"], detach=True)
+    try:
+        assert container.wait(timeout=30)["StatusCode"] != 0
+        assert "unknown option -x: use --help" in container.logs().decode()
+    finally:
+        container.remove(force=True)
+
+
 def test_other_commands_run_instead_of_the_worker(images) -> None:
     assert run_image("null-worker", "--version").startswith("null-worker 0.1.0")
     assert run_image("sh", "-c", "echo $((6 * 7))").strip() == "42"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -119,3 +120,35 @@ def test_both_public_ports_refuse_huge_bodies_and_keep_serving(supervised) -> No
     with pytest.raises(urllib.error.HTTPError) as answered:
         urllib.request.urlopen(request, timeout=10)
     assert answered.value.code == 400  # the framework's own "not found": still serving
+
+
+def test_what_a_consumer_leaves_running_ends_with_it(supervised, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    rig = supervised(f"sleep 1001.5 & echo run >> {runs}; sleep 1.2")
+    wait_until("the consumer to run three times",
+               lambda: runs.exists() and runs.read_text().count("run") >= 3, timeout=20)
+    time.sleep(0.5)
+
+    def leftovers() -> int:
+        count = 0
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                count += cmdline.read_bytes() == b"sleep\x001001.5\x00"
+            except OSError:
+                continue
+        return count
+
+    assert leftovers() <= 1, "sleeps left behind by earlier consumers are still running"
+    assert rig.process.poll() is None
+
+
+async def test_stopping_releases_a_held_reservation_and_says_so(supervised, emulator) -> None:
+    rig = supervised()
+    async with make_client("local", API_KEY, emulator.url) as client:
+        endpoint = await client.get_endpoint(ENDPOINT)
+        session = await endpoint.session(cost=100, lifetime=600, timeout=30)
+    assert rig.stop() == 0
+    request_idx = session.auth_data["request_idx"]
+    assert any(r["request_idx"] == request_idx for r in emulator.finished(rig.container_id))
+    assert (f"released: session {session.session_id} by the worker, which is stopping"
+            in rig.logs())

@@ -62,9 +62,13 @@ class RedisContainer(RedisServer):
 
 
 def consumer_pid(worker: WorkerContainer) -> int:
+    """The consumer itself: the child of supervisord's run-consumer program."""
     code, output = worker.exec("sh", "-c", f"{SUPERVISORCTL} pid consumer")
     assert code == 0 and output.strip().isdigit(), output
-    return int(output)
+    runner = int(output)
+    code, output = worker.exec("cat", f"/proc/{runner}/task/{runner}/children")
+    assert code == 0 and output.split(), output
+    return int(output.split()[0])
 
 
 def kill_consumer(worker: WorkerContainer, pid: int) -> None:

@@ -78,7 +78,9 @@ def busy_worker(workers: list[Supervised], client, exclude: set[int] = frozenset
 
 
 def consumer_pid(worker: Supervised) -> int:
-    pid = worker.pid_of("consumer")
+    """The consumer itself: the child of supervisord's run-consumer program."""
+    runner = worker.pid_of("consumer")
+    pid = int(Path(f"/proc/{runner}/task/{runner}/children").read_text().split()[0])
     assert b"redis_consumer" in Path(f"/proc/{pid}/cmdline").read_bytes()
     return pid
 
