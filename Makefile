@@ -70,7 +70,7 @@ demo: venv images
 	scripts/demo.sh
 
 demo-queue: venv images
-	consumer-example/demo.sh
+	scripts/demo-queue.sh
 
 bench: venv images
 	$(BIN)/python -m bench.run

@@ -3,6 +3,8 @@
 # container running consumer-example/consumer.sh, and the client demo reserving through
 # the real SDK. Everything listens on 127.0.0.1 and a Docker network made for the demo.
 set -euo pipefail
+# shellcheck source=scripts/demo-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/demo-lib.sh"
 
 readonly IMAGE=${IMAGE:-null-worker:dev}
 readonly EMULATOR_IMAGE=${EMULATOR_IMAGE:-null-worker-emulator:dev}
@@ -13,25 +15,9 @@ readonly WORKER_PORT=${DEMO_WORKER_PORT:-3000}
 readonly PYTHON=${PYTHON:-.venv/bin/python}
 readonly API_KEY=demo-key
 
-say() { printf '\n== %s\n' "$*"; }
-die() {
-  printf 'demo: %s\n' "$*" >&2
-  exit 1
-}
-
 cleanup() {
   docker rm -f "$WORKER" "$EMULATOR" >/dev/null 2>&1 || true
   docker network rm "$NETWORK" >/dev/null 2>&1 || true
-}
-
-wait_for() {
-  local what=$1 seconds=$2
-  shift 2
-  for _ in $(seq "$((seconds * 5))"); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  die "$what did not happen within ${seconds}s"
 }
 
 worker_state() {

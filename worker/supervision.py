@@ -32,6 +32,6 @@ async def consumer_health() -> tuple[bool, str]:
     except (OSError, xmlrpc.client.Error) as error:
         return True, f"consumer state unknown: supervisord did not answer ({error})"
     if state == "FATAL":
-        return False, ("the consumer is FATAL: it exited within a second of starting too many "
+        return False, ("the consumer is FATAL: it exited within two seconds of starting too many "
                        "times in a row and supervisord stopped restarting it")
     return True, f"consumer is {state}"

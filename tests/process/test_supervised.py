@@ -54,9 +54,9 @@ async def test_sdk_close_releases_when_no_consumer_runs(supervised, emulator) ->
 
 def test_consumer_restarts_after_it_exits(supervised, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    rig = supervised(f"echo run >> {runs}; sleep 1.2")
+    rig = supervised(f"echo run >> {runs}; sleep 2.5")
     wait_until("the consumer to run three times",
-               lambda: runs.exists() and runs.read_text().count("run") >= 3, timeout=20)
+               lambda: runs.exists() and runs.read_text().count("run") >= 3, timeout=40)
     assert rig.process.poll() is None
 
 
@@ -124,9 +124,9 @@ def test_both_public_ports_refuse_huge_bodies_and_keep_serving(supervised) -> No
 
 def test_what_a_consumer_leaves_running_ends_with_it(supervised, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
-    rig = supervised(f"sleep 1001.5 & echo run >> {runs}; sleep 1.2")
+    rig = supervised(f"sleep 1001.5 & echo run >> {runs}; sleep 2.5")
     wait_until("the consumer to run three times",
-               lambda: runs.exists() and runs.read_text().count("run") >= 3, timeout=20)
+               lambda: runs.exists() and runs.read_text().count("run") >= 3, timeout=40)
     time.sleep(0.5)
 
     def leftovers() -> int:

@@ -8,7 +8,14 @@ from collections.abc import Iterable
 
 import redis
 
-from tests.queue.rig import DispatcherProcess, queue_drained, runs_per_job, sessions_in, stats
+from tests.queue.rig import (
+    DispatcherProcess,
+    queue_drained,
+    runs,
+    runs_per_job,
+    sessions_in,
+    stats,
+)
 from tests.support import EmulatorView, wait_until
 
 
@@ -53,6 +60,20 @@ def finish_dispatcher(dispatcher: DispatcherProcess) -> str:
     logs = dispatcher.logs()
     assert "stopped: " in logs
     return logs
+
+
+def assert_each_job_done_once(client: redis.Redis, jobs: list[str], workers: list,
+                              emulator: EmulatorView, dispatcher_logs: str) -> int:
+    """Every job ran once, on the given workers, every reservation ended, the autoscaler
+    sees no load and the dispatcher lost nothing; the number of reservations made."""
+    assert runs_per_job(client) == dict.fromkeys(jobs, 1)
+    assert stats(client) == {"done": len(jobs)}
+    assert {run["consumer"] for run in runs(client)} == {str(w.container_id) for w in workers}
+    reservations = assert_every_reservation_ended(w.logs() for w in workers)
+    assert reservations >= len(jobs)
+    assert_load_back_to_zero(emulator, (w.container_id for w in workers))
+    assert " 0 lost, 0 failed" in dispatcher_logs
+    return reservations
 
 
 def summary(name: str, client: redis.Redis, seconds: float, reservations: int) -> str:

@@ -12,6 +12,7 @@ import pytest
 from tests.image.fleet import Fleet, WorkerContainer
 from tests.queue.containers import RedisContainer, consumer_pid, docker_kill, kill_consumer
 from tests.queue.flow import (
+    assert_each_job_done_once,
     assert_every_reservation_ended,
     assert_load_back_to_zero,
     duplicates,
@@ -24,7 +25,6 @@ from tests.queue.rig import (
     consumer_env,
     pending_by_consumer,
     produce,
-    runs,
     runs_per_job,
     start_dispatcher,
     stats,
@@ -79,13 +79,7 @@ def test_fifty_jobs_run_exactly_once_through_three_containers(
     took = time.monotonic() - started
     logs = finish_dispatcher(dispatcher)
 
-    assert runs_per_job(client) == dict.fromkeys(jobs, 1)
-    assert stats(client) == {"done": 50}
-    assert {run["consumer"] for run in runs(client)} == {str(w.container_id) for w in workers}
-    reservations = assert_every_reservation_ended(w.logs() for w in workers)
-    assert reservations >= 50
-    assert_load_back_to_zero(fleet.emulator, (w.container_id for w in workers))
-    assert " 0 lost, 0 failed" in logs
+    reservations = assert_each_job_done_once(client, jobs, workers, fleet.emulator, logs)
     summary("image, 50 jobs", client, took, reservations)
 
 

@@ -5,6 +5,8 @@
 # Run from the repository root after `make images`; everything listens on 127.0.0.1 and on a
 # Docker network made for the demo.
 set -euo pipefail
+# shellcheck source=scripts/demo-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/demo-lib.sh"
 
 readonly IMAGE=${IMAGE:-null-worker:dev}
 readonly EMULATOR_IMAGE=${EMULATOR_IMAGE:-null-worker-emulator:dev}
@@ -20,27 +22,11 @@ readonly PYTHON=${PYTHON:-.venv/bin/python}
 readonly REDIS_URL="redis://127.0.0.1:$REDIS_PORT/0"
 PIDS=()
 
-say() { printf '\n== %s\n' "$*"; }
-die() {
-  printf 'demo: %s\n' "$*" >&2
-  exit 1
-}
-
 cleanup() {
   for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
   docker rm -f "$PREFIX-emulator" "$PREFIX-redis" "$PREFIX-worker1" "$PREFIX-worker2" \
     "$PREFIX-worker3" >/dev/null 2>&1 || true
   docker network rm "$NETWORK" >/dev/null 2>&1 || true
-}
-
-wait_for() {
-  local what=$1 seconds=$2
-  shift 2
-  for _ in $(seq "$((seconds * 5))"); do
-    if "$@" >/dev/null 2>&1; then return 0; fi
-    sleep 0.2
-  done
-  die "$what did not happen within ${seconds}s"
 }
 
 py() { "$PYTHON" -c "$1" "${@:2}"; }
