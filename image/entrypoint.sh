@@ -25,11 +25,18 @@ set_defaults() {
 }
 
 check_environment() {
-  "$NULL_WORKER_HOME/bin/python" -m worker.config || exit 1
+  # The certificate request needs CONTAINER_ID checked first; otherwise the preflight in
+  # main checks everything in one start of python.
+  if [ "$USE_SSL" = true ]; then
+    "$NULL_WORKER_HOME/bin/python" -m worker.config || exit 1
+  fi
   case "$CONSUMER_STOP_SECONDS" in
     '' | *[!0-9]*)
       fail "CONSUMER_STOP_SECONDS=$CONSUMER_STOP_SECONDS is not a whole number of seconds: use e.g. 30" ;;
   esac
+}
+
+choose_programs() {
   if [ -n "${CONSUMER_CMD:-}" ]; then
     export NULL_CONSUMER_AUTOSTART=true
   else
@@ -112,6 +119,7 @@ main() {
     obtain_certificate
   fi
   "$NULL_WORKER_HOME/bin/python" -m worker.config --preflight || exit 1
+  choose_programs
   wake_supervisord &
   exec "$NULL_WORKER_HOME/bin/supervisord" -c "$NULL_WORKER_HOME/etc/supervisord.conf"
 }

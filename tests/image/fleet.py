@@ -125,11 +125,12 @@ class Fleet:
             raise AssertionError(f"{error}\n{worker.logs()}") from None
         assert worker.status() == "running", worker.logs()
 
-    def run_once(self, *command: str, image: str | None = None) -> tuple[int, str]:
+    def run_once(self, *command: str, image: str | None = None,
+                 env: dict[str, str] | None = None) -> tuple[int, str]:
         """Run a throwaway container on this network (the image's entrypoint execs it)."""
         client = docker.from_env()
         container = client.containers.run(image or self.image, list(command), detach=True,
-                                          network=self.network.name)
+                                          network=self.network.name, environment=env or {})
         try:
             code = container.wait(timeout=60)["StatusCode"]
             return code, container.logs().decode(errors="replace")

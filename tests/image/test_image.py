@@ -166,11 +166,24 @@ def test_dead_backend_health_url_is_reported_as_an_error(fleet: Fleet) -> None:
     assert "health failed" in worker.logs()
 
 
-def test_missing_vast_variable_stops_the_container_with_one_line(fleet: Fleet) -> None:
-    code, output = fleet.run_once("/usr/local/bin/null-worker-entrypoint")
+@pytest.mark.parametrize("use_ssl", ["true", "false"])
+def test_missing_vast_variable_stops_the_container_with_one_line(fleet: Fleet,
+                                                                 use_ssl: str) -> None:
+    code, output = fleet.run_once("/usr/local/bin/null-worker-entrypoint",
+                                  env={"USE_SSL": use_ssl})
     assert code != 0
     assert output.strip() == ("null-worker: CONTAINER_ID is not set: Vast sets it on every "
                               "instance; outside Vast, set any integer")
+
+
+def test_a_port_in_use_stops_the_container_with_one_line(fleet: Fleet) -> None:
+    code, output = fleet.run_once(
+        "sh", "-c", "/opt/null-worker/bin/python -m http.server 18999 --bind 127.0.0.1 "
+        ">/dev/null 2>&1 & sleep 0.5; exec /usr/local/bin/null-worker-entrypoint",
+        env={"USE_SSL": "false", "CONTAINER_ID": "1", "PUBLIC_IPADDR": "127.0.0.1",
+             "VAST_TCP_PORT_3000": "3000"})
+    assert code != 0
+    assert output.strip().startswith("null-worker: NULL_CONTROL_PORT=18999 cannot be used")
 
 
 async def test_use_ssl_serves_https_with_a_certificate_from_the_emulator(fleet: Fleet) -> None:
