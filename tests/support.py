@@ -48,6 +48,19 @@ def wait_until(what: str, check: Callable[[], Any], timeout: float = 30,
                          + (f" (last error: {last_error})" if last_error else ""))
 
 
+async def reserve_hold_close(emulator_url: str, worker_url: str) -> None:
+    """One reservation through the real SDK: it lands on `worker_url`, is held, and the
+    client's close ends it."""
+    from worker.client import is_held, make_client, release
+
+    async with make_client("local", API_KEY, emulator_url) as client:
+        endpoint = await client.get_endpoint(ENDPOINT)
+        session = await endpoint.session(cost=100, lifetime=60, timeout=30)
+        assert session.url == worker_url
+        assert await is_held(session)
+        assert await release(client, session) == "client"
+
+
 class EmulatorView:
     """Reads the emulator's /_emulator/state, as an operator would."""
 

@@ -9,8 +9,8 @@ import docker
 import pytest
 
 from tests.image.fleet import IMAGE, Fleet, build
-from tests.support import API_KEY, ENDPOINT, wait_until
-from worker.client import is_held, make_client, release
+from tests.support import API_KEY, ENDPOINT, reserve_hold_close, wait_until
+from worker.client import is_held, make_client
 
 # Debian trixie with no python3 at all: like NVIDIA's CUDA runtime images it leaves
 # python3 to the Dockerfile, and its python3 is 3.13, which has no distutils.
@@ -101,9 +101,4 @@ async def test_base_without_python_and_with_python_3_13(fleet: Fleet, bare_base_
                                 "import json, sys; print(json.dumps(sys.version_info[:2]))")
     assert code == 0
     assert tuple(json.loads(version)) >= (3, 12)
-    async with make_client("local", API_KEY, fleet.emulator.url) as client:
-        endpoint = await client.get_endpoint(ENDPOINT)
-        session = await endpoint.session(cost=100, lifetime=60, timeout=30)
-        assert session.url == worker.url
-        assert await is_held(session)
-        assert await release(client, session) == "client"
+    await reserve_hold_close(fleet.emulator.url, worker.url)

@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from tests.image.fleet import Fleet
-from tests.support import API_KEY, ENDPOINT, wait_until
+from tests.support import API_KEY, ENDPOINT, reserve_hold_close, wait_until
 from worker.client import is_held, make_client, release
 
 # Waits until reserved, records the session, holds it until /tmp/done exists, releases.
@@ -190,12 +190,7 @@ async def test_use_ssl_serves_https_with_a_certificate_from_the_emulator(fleet: 
     worker = fleet.start_worker(USE_SSL="true")
     assert worker.url.startswith("https://")
     assert "TLS certificate obtained" in worker.logs()
-    async with make_client("local", API_KEY, fleet.emulator.url) as client:
-        endpoint = await client.get_endpoint(ENDPOINT)
-        session = await endpoint.session(cost=100, lifetime=60, timeout=30)
-        assert session.url == worker.url
-        assert await is_held(session)
-        assert await release(client, session) == "client"
+    await reserve_hold_close(fleet.emulator.url, worker.url)
 
 
 def test_use_ssl_without_a_signer_stops_the_container(fleet: Fleet) -> None:
